@@ -1,0 +1,7 @@
+"""Building blocks: embeddings, the encoder block and masked pooling."""
+
+from transformer_kit.layers.masked_pooling import MaskedPooling
+from transformer_kit.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from transformer_kit.layers.transformer_encoder import TransformerEncoder
+
+__all__ = ["MaskedPooling", "TokenAndPositionEmbedding", "TransformerEncoder"]
