@@ -1,0 +1,74 @@
+"""transformer_kit itself, timed the way users serve it: through the exported SavedModel.
+
+This module imports ``transformer_kit.TextClassifier``; until the library has it, the import
+fails and the harness reports the system as "not available: <reason>" instead of stopping.
+
+Accuracy comes from ``TextClassifier.predict``. Inference timing goes through the exported
+SavedModel's ``serving_default`` signature, which takes raw strings (``text``) and returns
+``probabilities``, because that artifact is what the library ships.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Callable, Sequence
+
+import tensorflow as tf
+from transformer_kit import TextClassifier
+
+from benchmarks.systems import BenchmarkSystem
+
+
+class TransformerKitSystem(BenchmarkSystem):
+    """``TextClassifier(preset=...)`` fitted on the training split, served from its SavedModel.
+
+    Args:
+        language: "en" or "zh"; passed on only through the data (the library decides
+            tokenization itself).
+        seed: passed to ``TextClassifier``.
+        preset: the library preset to benchmark; ``None`` means the library's default.
+    """
+
+    display_name = "transformer_kit"
+    default_preset: str | None = None
+
+    def __init__(self, language: str = "en", seed: int = 0, preset: str | None = None):
+        super().__init__(language, seed)
+        self.preset = preset if preset is not None else self.default_preset
+        kwargs = {"seed": seed}
+        if self.preset is not None:
+            kwargs["preset"] = self.preset
+        self.classifier = TextClassifier(**kwargs)
+        self._export_dir = tempfile.TemporaryDirectory(prefix="transformer_kit_bench_")
+        self._signature = None
+
+    def fit(self, train_texts: Sequence[str], train_labels: Sequence[str]) -> None:
+        self.classifier.fit((list(train_texts), list(train_labels)))
+        # The number of passes is the library's business (early stopping); report it if known.
+        self.epochs = getattr(self.classifier, "epochs_trained_", None)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [str(label) for label in self.classifier.predict(list(texts))]
+
+    def inference_fn(self) -> Callable[[Sequence[str]], object]:
+        path = self._export_dir.name + "/saved_model"
+        self.classifier.export(path)
+        self._signature = tf.saved_model.load(path).signatures["serving_default"]
+        signature = self._signature
+
+        def serve(batch: Sequence[str]):
+            return signature(text=tf.constant(list(batch)))["probabilities"].numpy()
+
+        return serve
+
+    def describe(self) -> dict:
+        return {"preset": self.preset}
+
+
+class TransformerKitSingleSystem(TransformerKitSystem):
+    """The single-model preset (no seed ensemble, no n-gram fusion), for a like-for-like speed
+    comparison with the other single transformers. Rename the preset here once the library
+    names it."""
+
+    display_name = "transformer_kit (single)"
+    default_preset = "single"
