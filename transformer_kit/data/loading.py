@@ -1,0 +1,366 @@
+"""Load a CSV/TSV of labelled texts into a `TextDataset`.
+
+This is the boundary where user files enter the toolkit, so every problem a
+user can fix (missing file, wrong column name, wrong encoding, bad quoting)
+becomes a `DataError` that names the file, column, line or value at fault and
+says what to do. Nothing downstream validates the file again.
+"""
+
+import csv
+import dataclasses
+import difflib
+import gzip
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from transformer_kit.errors import DataError
+
+
+@dataclasses.dataclass
+class TextDataset:
+    """Texts and (optional) string labels loaded from a CSV, TSV or DataFrame.
+
+    Args:
+        texts: list of str. One text per kept row.
+        labels: list of str, or `None` when the source has no label column
+            (only possible with `require_labels=False`). Labels are always
+            strings: an integer label `1` becomes `"1"`.
+        frame: `pandas.DataFrame`. The kept rows with all original columns,
+            index reset to `0..n-1`, so `frame.iloc[i]` is `texts[i]`'s row.
+        source: str. Human-readable description of where the rows came from,
+            used in error messages and reports.
+        dropped: dict of str to int. Rows dropped and why, e.g.
+            `{"missing_text": 2, "empty_text": 1, "missing_label": 3}`.
+            Reasons with zero rows are omitted.
+        row_numbers: list of int. For file sources, the 1-based line number
+            (header = line 1) where each kept row starts in its file, so error
+            messages and prediction outputs can point at the exact line. For a
+            DataFrame source, the 0-based position (`iloc`) in that DataFrame.
+
+    Example:
+
+    >>> ds = load_csv_dataset("data/sms_spam_train.csv")
+    >>> len(ds), ds.labels[0]
+    (4459, 'ham')
+    """
+
+    texts: list
+    labels: list | None
+    frame: pd.DataFrame
+    source: str
+    dropped: dict = dataclasses.field(default_factory=dict)
+    row_numbers: list = dataclasses.field(default_factory=list)
+
+    def __len__(self):
+        return len(self.texts)
+
+
+def load_csv_dataset(
+    source,
+    text_column="text",
+    label_column="label",
+    encoding=None,
+    require_labels=True,
+    drop_empty_text=True,
+):
+    """Load labelled texts from CSV/TSV files or a DataFrame.
+
+    Files ending in `.tsv` or `.tsv.gz` are read as tab-separated, everything
+    else as comma-separated; `.gz` files are decompressed on the fly. All
+    cells are read as strings, and only truly empty cells count as missing:
+    the text `"NA"`, `"null"` or `"None"` stays text, because a spam message
+    that says "NA" is data, not a missing value.
+
+    Rows with no text (an empty cell), with only whitespace, or (when labels
+    are required) with an empty label are dropped and counted in
+    `TextDataset.dropped`. Labels have surrounding whitespace stripped, since
+    `"spam "` and `"spam"` are never meant to be different classes; texts are
+    kept exactly as written.
+
+    Args:
+        source: str or `pathlib.Path` (one file), a list of them (read and
+            concatenated in order), or a `pandas.DataFrame`.
+        text_column: str, default `"text"`. Column holding the texts.
+        label_column: str, default `"label"`. Column holding the class names.
+        encoding: str or `None`, default `None` (UTF-8). Text encoding of
+            the files, e.g. `"latin-1"`.
+        require_labels: bool, default `True`. When `False` (prediction), the
+            label column may be absent (then `labels` is `None`); when it is
+            present, rows with an empty label are kept with label `""`.
+        drop_empty_text: bool, default `True`. When `False`, rows with empty
+            or missing text are kept (a missing text becomes `""`), so every
+            input row gets a prediction.
+
+    Returns:
+        A `TextDataset`.
+
+    Raises:
+        DataError: the file is missing, a directory, empty, has only a
+            header, cannot be parsed, is not in `encoding`, lacks a column, or
+            has no usable rows left.
+
+    Example:
+
+    >>> train = load_csv_dataset("data/trec_train.csv")
+    >>> sorted(set(train.labels))[:3]
+    ['ABBR', 'DESC', 'ENTY']
+    >>> unlabelled = load_csv_dataset(["a.csv", "b.tsv"], require_labels=False)
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source.reset_index(drop=True)
+        description = "DataFrame"
+        row_numbers = list(range(len(frame)))
+        if frame.empty:
+            raise DataError(
+                "The DataFrame passed as data has no rows. Pass a DataFrame "
+                f"with a {text_column!r} column and at least one row."
+            )
+    else:
+        paths = list(source) if isinstance(source, (list, tuple)) else [source]
+        if not paths:
+            raise DataError("No data files were given. Pass at least one CSV file.")
+        frames, row_numbers = [], []
+        for path in paths:
+            part, lines = _read_file(Path(path), encoding)
+            frames.append(part)
+            row_numbers.extend(lines)
+        # A missing column is reported per file by _require_column below, on
+        # the concatenated frame it would show up as NaN cells instead.
+        for path, part in zip(paths, frames):
+            _require_column(part, text_column, "text", str(path))
+            if require_labels:
+                _require_column(part, label_column, "label", str(path))
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        description = " + ".join(str(p) for p in paths)
+
+    _require_column(frame, text_column, "text", description)
+    has_labels = label_column in frame.columns
+    if require_labels:
+        _require_column(frame, label_column, "label", description)
+
+    texts = frame[text_column].map(_cell_to_text)
+    missing_text = texts.isna()
+    empty_text = ~missing_text & (texts.fillna("").str.strip() == "")
+    keep = pd.Series(True, index=frame.index)
+    dropped = {}
+    if drop_empty_text:
+        keep &= ~missing_text & ~empty_text
+        dropped["missing_text"] = int(missing_text.sum())
+        dropped["empty_text"] = int(empty_text.sum())
+    texts = texts.fillna("")
+
+    labels = None
+    if has_labels:
+        labels = _labels_to_strings(frame[label_column])
+        if require_labels:
+            missing_label = labels == ""
+            # Count a row once, under the first reason it was dropped for.
+            dropped["missing_label"] = int((missing_label & keep).sum())
+            keep &= ~missing_label
+
+    dropped = {reason: count for reason, count in dropped.items() if count}
+    if not keep.any():
+        reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in dropped.items())
+        raise DataError(
+            f"{description}: no usable rows left after dropping rows "
+            f"({reasons}). Check that --text-column {text_column!r}"
+            + (f" and --label-column {label_column!r}" if require_labels else "")
+            + " name the right columns and that they are filled in."
+        )
+
+    kept_rows = keep.to_numpy()
+    return TextDataset(
+        texts=texts[keep].tolist(),
+        labels=labels[keep].tolist() if labels is not None else None,
+        frame=frame[keep].reset_index(drop=True),
+        source=description,
+        dropped=dropped,
+        row_numbers=[n for n, k in zip(row_numbers, kept_rows) if k],
+    )
+
+
+def _read_file(path, encoding):
+    """Read one file as strings; return (frame, 1-based line of each row)."""
+    if not path.exists():
+        raise DataError(_missing_file_message(path))
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if _is_table_file(p))[:5]
+        hint = f" It contains: {', '.join(inside)}." if inside else ""
+        raise DataError(
+            f"{path} is a directory, not a data file.{hint} Pass the path of a "
+            ".csv or .tsv file."
+        )
+    if path.stat().st_size == 0:
+        raise DataError(
+            f"{path} is empty (0 bytes). Pass a CSV file with a header row "
+            "such as 'text,label' followed by one row per example."
+        )
+    sep = "\t" if _is_tsv(path) else ","
+    encoding = encoding or "utf-8"
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            # Only a truly empty cell is missing: "NA", "null", "None" and
+            # "nan" are plausible texts and labels and must survive loading.
+            keep_default_na=False,
+            na_values=[""],
+            encoding=encoding,
+            compression="infer",
+        )
+    except UnicodeDecodeError as error:
+        raise DataError(_decode_error_message(path, encoding, error)) from None
+    except LookupError as error:  # Unknown codec name.
+        raise DataError(
+            f"Unknown encoding {encoding!r} for {path}: {error}. Pass a valid "
+            "Python codec name, e.g. --encoding latin-1 or --encoding utf-16."
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path} contains no header and no rows. Pass a CSV file with a "
+            "header row such as 'text,label' followed by one row per example."
+        ) from None
+    except pd.errors.ParserError as error:
+        line = re.search(r"line (\d+)", str(error))
+        where = f" at line {line.group(1)}" if line else ""
+        raise DataError(
+            f"{path} could not be parsed as a {'TSV' if sep == chr(9) else 'CSV'} "
+            f"file{where}: {str(error).strip()}. A row probably has more "
+            "fields than the header: put texts that contain "
+            f"{'tabs' if sep == chr(9) else 'commas'} or line breaks in double "
+            'quotes (and double any quote inside them: "").'
+        ) from None
+    except (OSError, EOFError) as error:  # e.g. a .gz file that is not gzip.
+        raise DataError(
+            f"{path} could not be read: {error}. If it is not compressed, "
+            "remove the .gz ending from its name."
+        ) from None
+    if frame.empty:
+        raise DataError(
+            f"{path} has a header ({', '.join(map(str, frame.columns))}) but no "
+            "data rows. Add one row per example below the header."
+        )
+    return frame, _record_start_lines(path, sep, encoding, len(frame))
+
+
+def _record_start_lines(path, sep, encoding, expected_rows):
+    """1-based line on which each data row starts (header is line 1).
+
+    Quoted texts may span several lines, so `index + 2` is wrong after the
+    first multi-line text; the csv module knows where each record ends. If its
+    reading of the file disagrees with pandas', fall back to `index + 2`.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle, delimiter=sep)
+            starts, previous_end = [], 0
+            for record in reader:
+                if record:  # pandas skips blank lines; so do we.
+                    starts.append(previous_end + 1)
+                previous_end = reader.line_num
+    except (csv.Error, OSError, UnicodeDecodeError):
+        starts = []
+    if len(starts) == expected_rows + 1:
+        return starts[1:]
+    return list(range(2, expected_rows + 2))
+
+
+def _require_column(frame, column, role, description):
+    if column in frame.columns:
+        return
+    found = [str(c) for c in frame.columns]
+    message = (
+        f"{description}: no {role} column {column!r}. "
+        f"Columns found: {', '.join(repr(c) for c in found)}."
+    )
+    lowered = {c.lower(): c for c in found}
+    close = difflib.get_close_matches(column.lower(), list(lowered), n=1, cutoff=0.5)
+    if close:
+        suggestion = lowered[close[0]]
+        message += f" Did you mean {suggestion!r}? Pass --{role}-column {suggestion}."
+    else:
+        message += f" Pass the right name with --{role}-column."
+    if len(found) == 1 and "\t" in found[0]:
+        message += (
+            " The header contains tabs: the file looks tab-separated, so give "
+            "it a .tsv ending."
+        )
+    elif len(found) == 1 and ";" in found[0]:
+        message += " The header contains ';': save the file with commas as separators."
+    raise DataError(message)
+
+
+def _cell_to_text(value):
+    """A text cell as str, or None when missing (NaN/None)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _labels_to_strings(column):
+    """Labels as stripped strings, "" when missing.
+
+    DataFrames with integer labels and a missing value store them as floats
+    (1.0, NaN); those are written back as "1" so they match "1" in a CSV.
+    """
+    values = column.dropna()
+    if pd.api.types.is_float_dtype(column) and (values == values.round()).all():
+        column = column.map(lambda v: v if pd.isna(v) else str(int(v)))
+    return column.map(lambda v: "" if _cell_to_text(v) is None else str(v).strip())
+
+
+def _is_tsv(path):
+    name = path.name.lower()
+    return name.endswith(".tsv") or name.endswith(".tsv.gz")
+
+
+def _is_table_file(path):
+    name = path.name.lower()
+    return path.is_file() and name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
+
+
+def _missing_file_message(path):
+    message = f"{path}: no such file (relative paths are read from {os.getcwd()})."
+    folder = path.parent if str(path.parent) else Path(".")
+    if folder.is_dir():
+        siblings = [p.name for p in folder.iterdir() if _is_table_file(p)]
+        close = difflib.get_close_matches(path.name, siblings, n=3, cutoff=0.6)
+        if close:
+            message += f" Did you mean: {', '.join(str(folder / c) for c in close)}?"
+    elif not path.is_absolute():
+        message += f" The folder {folder} does not exist either."
+    return message + " Check the path, or pass an absolute path."
+
+
+def _decode_error_message(path, encoding, error):
+    """Point at the first undecodable byte, with its absolute offset and line.
+
+    pandas decodes in chunks, so the offset in its exception is relative to a
+    chunk; decoding the whole file once (only on this error path) gives the
+    true position.
+    """
+    offset, line = None, None
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+        raw.decode(encoding)
+    except UnicodeDecodeError as full_error:
+        offset = full_error.start
+        line = raw[:offset].count(b"\n") + 1
+        bad = raw[offset : offset + 1]
+    except OSError:
+        pass
+    if offset is None:
+        where, bad = "", error.object[error.start : error.start + 1]
+    else:
+        where = f" at byte offset {offset} (line {line})"
+    return (
+        f"{path} is not valid {encoding}: byte 0x{bad.hex()}{where} cannot be "
+        "decoded. Pass the file's encoding, e.g. encoding='latin-1' "
+        "(--encoding latin-1) or 'cp1252', or re-save the file as UTF-8."
+    )
+
