@@ -270,6 +270,16 @@ def _record_start_lines(path, sep, encoding, expected_rows):
     return list(range(2, expected_rows + 2))
 
 
+# Column names people use for texts and labels, for "Did you mean" hints when
+# the name is not merely misspelled ("sentence" is nothing like "text").
+_COMMON_NAMES = {
+    "text": ("sentence", "review", "content", "message", "body", "document",
+             "comment", "tweet", "question", "headline", "title", "text_a"),
+    "label": ("labels", "class", "category", "target", "sentiment", "y", "tag",
+              "topic", "intent"),
+}
+
+
 def _require_column(frame, column, role, description):
     if column in frame.columns:
         return
@@ -278,10 +288,8 @@ def _require_column(frame, column, role, description):
         f"{description}: no {role} column {column!r}. "
         f"Columns found: {', '.join(repr(c) for c in found)}."
     )
-    lowered = {c.lower(): c for c in found}
-    close = difflib.get_close_matches(column.lower(), list(lowered), n=1, cutoff=0.5)
-    if close:
-        suggestion = lowered[close[0]]
+    suggestion = _closest_column(column, role, found)
+    if suggestion:
         message += f" Did you mean {suggestion!r}? Pass --{role}-column {suggestion}."
     else:
         message += f" Pass the right name with --{role}-column."
@@ -293,6 +301,18 @@ def _require_column(frame, column, role, description):
     elif len(found) == 1 and ";" in found[0]:
         message += " The header contains ';': save the file with commas as separators."
     raise DataError(message)
+
+
+def _closest_column(column, role, found):
+    """A misspelling of `column` first, else a column with a usual name for `role`."""
+    lowered = {c.lower().strip(): c for c in found}
+    close = difflib.get_close_matches(column.lower(), list(lowered), n=1, cutoff=0.6)
+    if close:
+        return lowered[close[0]]
+    for name in _COMMON_NAMES[role]:
+        if name in lowered:
+            return lowered[name]
+    return None
 
 
 def _cell_to_text(value):
