@@ -1,0 +1,559 @@
+"""`TextClassifier`: train, evaluate, save and load a transformer text classifier.
+
+The object a notebook user works with, in the spirit of scikit-learn: build it
+with settings, `fit` it on a CSV (or DataFrame), then `predict`,
+`predict_proba`, `evaluate`, `save`, `load` and `export`.
+"""
+
+import dataclasses
+import json
+import math
+import platform
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
+
+import transformer_kit
+from transformer_kit import config as config_lib
+from transformer_kit.data import (
+    LabelEncoder,
+    TextDataset,
+    build_data_report,
+    choose_sequence_length,
+    detect_split_mode,
+    format_data_report,
+    load_csv_dataset,
+    make_text_vectorizer,
+    make_token_dataset,
+    stratified_split,
+    vectorize_texts,
+)
+from transformer_kit.data.text_vectorization import (
+    standardize_cjk_characters,
+    standardize_words,
+)
+from transformer_kit.errors import DataError, RunDirectoryError
+from transformer_kit.evaluation import evaluate_probabilities
+from transformer_kit.layers import ProbabilityBlend
+from transformer_kit.layers.probability_blend import as_class_probabilities
+from transformer_kit.models import build_text_classifier, compile_text_classifier
+from transformer_kit.ngram import fit_ngram_classifier
+from transformer_kit.plots import plot_confusion_matrix, plot_learning_curves
+from transformer_kit.run_directory import (
+    atomic_directory,
+    read_manifest,
+    write_manifest,
+)
+
+_STANDARDIZERS = {"word": standardize_words, "character": standardize_cjk_characters}
+PREDICT_BATCH_SIZE = 256
+
+
+class TextClassifier:
+    """A transformer text classifier trained from labelled texts.
+
+    By default (`preset="default"`) it averages a few small transformers
+    trained with different seeds and blends them with an n-gram TF-IDF
+    logistic regression, all inside one Keras model; `preset="single"` trains
+    one plain transformer. Every setting of `ModelConfig` and `TrainingConfig`
+    can be overridden by keyword.
+
+    Args:
+        preset: `"default"`, `"single"` or `"ensemble"` (3 transformers, no
+            n-grams).
+        text_column: name of the text column in CSV files and DataFrames.
+        label_column: name of the label column.
+        verbose: 0 (silent), 1 (progress bars and messages) or 2 (one line per
+            epoch).
+        **settings: overrides, e.g. `epochs=5`, `embed_dim=128`, `seed=1`,
+            `class_weight="balanced"`, `ngram_weight=0`.
+
+    Attributes (after `fit` or `load`):
+        classes_: list of str, the class names; column `i` of
+            `predict_proba` is `classes_[i]`.
+        sequence_length_: int, the maximum tokens per text.
+        split_mode_: `"word"` or `"character"`.
+        history_: `pandas.DataFrame`, one row per transformer and epoch.
+        metrics_: dict with `"validation"` and/or `"test"` metrics.
+        data_report_: dict, see `transformer_kit.data.build_data_report`.
+        model_: the end-to-end `keras.Model` from strings to probabilities.
+
+    Example:
+
+    >>> clf = TextClassifier(epochs=3)
+    >>> clf.fit("data/sms_spam_train.csv")
+    >>> clf.predict(["WINNER! Claim your free prize now", "see you at lunch"])
+    array(['spam', 'ham'], dtype=object)
+    >>> clf.evaluate("data/sms_spam_test.csv")["accuracy"]
+    0.98...
+    >>> clf.save("runs/spam")
+    """
+
+    def __init__(self, preset="default", text_column="text", label_column="label", verbose=1, **settings):
+        self.model_config, self.training_config = config_lib.make_configs(preset, **settings)
+        self.text_column = text_column
+        self.label_column = label_column
+        self.verbose = verbose
+        self.classes_ = None
+        self.history_ = None
+        self.metrics_ = {}
+        self.data_report_ = None
+        self.sources_ = {}
+        self.model_ = None
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, train, validation=None, test=None, backup_dir=None, tensorboard_dir=None, callbacks=None):
+        """Train on labelled texts.
+
+        Args:
+            train: CSV/TSV path (optionally gzipped), list of paths, DataFrame,
+                `(texts, labels)` pair or `TextDataset`.
+            validation: same kinds, or `None` to hold out
+                `validation_fraction` of `train` (a different stratified split
+                for each transformer of an ensemble).
+            test: same kinds, or `None`. Scored after training; the results
+                are in `metrics_["test"]` and saved with the run.
+            backup_dir: directory for `BackupAndRestore` state and finished
+                transformers. Training that is interrupted and started again
+                with the same `backup_dir` resumes there instead of starting
+                over. `None` disables it.
+            tensorboard_dir: write TensorBoard logs there if given.
+            callbacks: extra Keras callbacks for every transformer.
+
+        Returns:
+            `history_`: a DataFrame with one row per transformer and epoch.
+        """
+        cfg = self.training_config
+        train = self._as_dataset(train, "training data")
+        validation = None if validation is None else self._as_dataset(validation, "validation data")
+        test = None if test is None else self._as_dataset(test, "test data")
+
+        encoder = LabelEncoder.fit(train.labels)
+        train_ids = encoder.encode(train.labels, source=train.source)
+        # Unknown labels in validation or test data are an error now, not after training.
+        validation_ids = None if validation is None else encoder.encode(validation.labels, source=validation.source)
+        test_ids = None if test is None else encoder.encode(test.labels, source=test.source)
+
+        if cfg.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(cfg.seed)
+
+        split_mode = detect_split_mode(train.texts) if cfg.split == "auto" else cfg.split
+        vectorizer = make_text_vectorizer(train.texts, max_tokens=cfg.max_tokens, split=split_mode)
+        lengths = [len(ids) for ids in vectorize_texts(vectorizer, train.texts)]
+        sequence_length = cfg.sequence_length or choose_sequence_length(lengths)
+
+        self.classes_ = list(encoder.classes_)
+        self.label_encoder_ = encoder
+        self.split_mode_ = split_mode
+        self.sequence_length_ = sequence_length
+        self.vectorizer_ = vectorizer
+        self.data_report_ = build_data_report(train, validation, test, lengths, sequence_length)
+        self.sources_ = {
+            name: dataset.source
+            for name, dataset in (("train", train), ("validation", validation), ("test", test))
+            if dataset is not None
+        }
+        self._say(format_data_report(self.data_report_))
+
+        ensemble_size = cfg.resolved_ensemble_size(len(train))
+        members, history_rows = [], []
+        for index in range(ensemble_size):
+            self._say(f"\nTraining transformer {index + 1}/{ensemble_size}")
+            member, rows = self._fit_member(
+                index, train, train_ids, validation, validation_ids, backup_dir, tensorboard_dir, callbacks
+            )
+            members.append(member)
+            history_rows.extend(rows)
+        self.members_ = members
+
+        self.ngram_model_ = None
+        if cfg.ngram_weight > 0:
+            self._say("\nFitting the n-gram TF-IDF logistic regression")
+            self.ngram_model_ = fit_ngram_classifier(
+                train.texts,
+                train_ids,
+                len(self.classes_),
+                split=split_mode,
+                max_tokens=cfg.ngram_max_tokens,
+                c=cfg.ngram_c,
+                class_weight=cfg.class_weight,
+                seed=cfg.seed,
+            )
+        self.blend_weights_ = self._blend_weights(len(members), self.ngram_model_ is not None)
+        self.model_ = self._build_inference_model()
+        self.history_ = pd.DataFrame(history_rows)
+
+        self.metrics_ = {}
+        if validation is not None:
+            self.metrics_["validation"] = self._score(validation.texts, validation_ids)
+        if test is not None:
+            self.metrics_["test"] = self._score(test.texts, test_ids)
+        return self.history_
+
+    def _fit_member(self, index, train, train_ids, validation, validation_ids, backup_dir, tensorboard_dir, callbacks):
+        cfg = self.training_config
+        seed = cfg.seed + index
+        member_name = f"transformer_{index}"
+        if backup_dir is not None:
+            finished = Path(backup_dir) / f"{member_name}.keras"
+            finished_history = Path(backup_dir) / f"{member_name}_history.json"
+            if finished.exists() and finished_history.exists():
+                self._say(f"Resuming: {member_name} was already trained ({finished}).")
+                return keras.saving.load_model(finished), json.loads(finished_history.read_text())
+
+        if validation is None:
+            train_index, validation_index = stratified_split(
+                train.labels, test_size=cfg.validation_fraction, seed=seed
+            )
+            fit_texts = [train.texts[i] for i in train_index]
+            fit_ids = train_ids[train_index]
+            val_texts = [train.texts[i] for i in validation_index]
+            val_ids = train_ids[validation_index]
+        else:
+            fit_texts, fit_ids, val_texts, val_ids = train.texts, train_ids, validation.texts, validation_ids
+
+        keras.utils.set_random_seed(seed)
+        model = build_text_classifier(
+            self.vectorizer_.vocabulary_size(),
+            self.sequence_length_,
+            num_classes=len(self.classes_),
+            name=member_name,
+            **dataclasses.asdict(self.model_config),
+        )
+        steps_per_epoch = math.ceil(len(fit_texts) / cfg.batch_size)
+        compile_text_classifier(
+            model,
+            steps_per_epoch=steps_per_epoch,
+            epochs=cfg.epochs,
+            learning_rate=cfg.learning_rate,
+            weight_decay=cfg.weight_decay,
+        )
+        train_data = make_token_dataset(
+            fit_texts, fit_ids, self.vectorizer_, self.sequence_length_, cfg.batch_size, shuffle=True, seed=seed
+        )
+        validation_data = make_token_dataset(
+            val_texts, val_ids, self.vectorizer_, self.sequence_length_, PREDICT_BATCH_SIZE
+        )
+        member_callbacks = [
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=cfg.patience, restore_best_weights=True
+            )
+        ]
+        if backup_dir is not None:
+            member_callbacks += [
+                keras.callbacks.BackupAndRestore(str(Path(backup_dir) / f"{member_name}_backup")),
+                keras.callbacks.ModelCheckpoint(
+                    str(Path(backup_dir) / f"{member_name}_best.keras"), save_best_only=True
+                ),
+            ]
+        if tensorboard_dir is not None:
+            member_callbacks.append(keras.callbacks.TensorBoard(str(Path(tensorboard_dir) / member_name)))
+        member_callbacks += list(callbacks or [])
+
+        history = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=cfg.epochs,
+            class_weight=self._class_weights(fit_ids),
+            callbacks=member_callbacks,
+            shuffle=False,  # the dataset shuffles itself, seeded
+            verbose=self.verbose,
+        )
+        rows = [
+            {"member": index, "epoch": epoch + 1, **{key: float(values[epoch]) for key, values in history.history.items()}}
+            for epoch in range(len(history.history.get("loss", [])))
+        ]
+        if backup_dir is not None:
+            model.save(finished)
+            finished_history.write_text(json.dumps(rows))
+        return model, rows
+
+    def _class_weights(self, ids):
+        if self.training_config.class_weight != "balanced":
+            return None
+        present = np.unique(ids)
+        weights = compute_class_weight("balanced", classes=present, y=ids)
+        return {int(label): float(weight) for label, weight in zip(present, weights)}
+
+    def _blend_weights(self, ensemble_size, with_ngram):
+        ngram_weight = self.training_config.ngram_weight if with_ngram else 0.0
+        weights = [(1.0 - ngram_weight) / ensemble_size] * ensemble_size
+        return weights + ([ngram_weight] if with_ngram else [])
+
+    def _build_inference_model(self):
+        """One Keras model from raw strings to one probability column per class."""
+        text = keras.Input(shape=(), dtype="string", name="text")
+        # Fixed-length twin of the training vectorizer: a saved Keras model
+        # needs dense tensors. Padding is masked, so results do not change.
+        fixed_vectorizer = keras.layers.TextVectorization(
+            max_tokens=self.vectorizer_.vocabulary_size(),
+            standardize=_STANDARDIZERS[self.split_mode_],
+            split="whitespace",
+            output_sequence_length=self.sequence_length_,
+            vocabulary=self.vectorizer_.get_vocabulary(),
+            name="text_vectorizer",
+        )
+        token_ids = fixed_vectorizer(text)
+        parts = [member(token_ids) for member in self.members_]
+        if self.ngram_model_ is not None:
+            parts.append(self.ngram_model_(text))
+        probabilities = ProbabilityBlend(self.blend_weights_, name="probabilities")(parts)
+        return keras.Model(text, probabilities, name="text_classifier_inference")
+
+    # ------------------------------------------------------------- predict
+
+    def predict_proba(self, texts, batch_size=PREDICT_BATCH_SIZE):
+        """Class probabilities for raw texts.
+
+        Texts are sorted by length and padded per batch, so short texts are
+        not padded to the longest one; the rows come back in input order.
+
+        Args:
+            texts: sequence of str (a list, array or pandas Series).
+            batch_size: int.
+
+        Returns:
+            `pandas.DataFrame` `(len(texts), num_classes)`, columns named
+            after `classes_`; `.to_numpy()` gives the array.
+        """
+        self._require_fitted()
+        texts = _as_text_list(texts)
+        if not texts:
+            return pd.DataFrame(np.zeros((0, len(self.classes_)), "float32"), columns=self.classes_)
+        token_ids = vectorize_texts(self._ragged_vectorizer(), texts, self.sequence_length_)
+        order = np.argsort([len(ids) for ids in token_ids], kind="stable")
+        blended = np.zeros((len(texts), len(self.classes_)), "float32")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            batch = _pad_batch([token_ids[i] for i in rows])
+            parts = [np.asarray(as_class_probabilities(m.predict_on_batch(batch))) for m in self.members_]
+            if self.ngram_model_ is not None:
+                batch_texts = tf.constant([texts[i] for i in rows])
+                parts.append(np.asarray(as_class_probabilities(self.ngram_model_.predict_on_batch(batch_texts))))
+            blended[rows] = sum(w * p for w, p in zip(self.blend_weights_, parts))
+        return pd.DataFrame(blended, columns=self.classes_)
+
+    def predict(self, texts, batch_size=PREDICT_BATCH_SIZE):
+        """Predicted class names for raw texts.
+
+        Args:
+            texts: sequence of str.
+            batch_size: int.
+
+        Returns:
+            `numpy.ndarray` of class names (dtype object).
+        """
+        probabilities = self.predict_proba(texts, batch_size).to_numpy()
+        return np.asarray(self.classes_, dtype=object)[probabilities.argmax(axis=1)] if len(probabilities) else np.array([], dtype=object)
+
+    def evaluate(self, data):
+        """Score the classifier on labelled data.
+
+        Args:
+            data: a path, DataFrame, `(texts, labels)` or `TextDataset`.
+
+        Returns:
+            dict: accuracy, macro precision/recall/F1, per-class metrics,
+            ROC-AUC (binary), confusion matrix and the scikit-learn
+            classification report (see `evaluate_probabilities`).
+        """
+        self._require_fitted()
+        dataset = self._as_dataset(data, "evaluation data")
+        true_ids = self.label_encoder_.encode(dataset.labels, source=dataset.source)
+        return self._score(dataset.texts, true_ids)
+
+    def _score(self, texts, true_ids):
+        return evaluate_probabilities(true_ids, self.predict_proba(texts).to_numpy(), self.classes_)
+
+    # ------------------------------------------------------- save and load
+
+    def save(self, run_dir, overwrite=False):
+        """Write the run directory, atomically.
+
+        Contents: `model.keras` (strings -> probabilities, vectorizer
+        included), `labels.json`, `config.json`, `history.csv`,
+        `metrics.json`, `data_report.json` and `.txt`, `learning_curves.png`,
+        `confusion_matrix.png` (test data, else validation) and, written
+        last, `manifest.json`.
+
+        Args:
+            run_dir: directory to create.
+            overwrite: replace an existing run directory.
+
+        Returns:
+            `pathlib.Path` of the run directory.
+        """
+        self._require_fitted()
+        run_dir = Path(run_dir)
+        with atomic_directory(run_dir, overwrite=overwrite) as staging:
+            self.model_.save(staging / "model.keras")
+            self.label_encoder_.to_json(staging / "labels.json")
+            (staging / "config.json").write_text(config_lib.dumps(self._config_record()))
+            self.history_.to_csv(staging / "history.csv", index=False)
+            (staging / "metrics.json").write_text(config_lib.dumps(self.metrics_))
+            (staging / "data_report.json").write_text(config_lib.dumps(self.data_report_))
+            (staging / "data_report.txt").write_text(format_data_report(self.data_report_) + "\n")
+            if len(self.history_):
+                plot_learning_curves(self.history_.to_dict("records"), staging / "learning_curves.png")
+            scored = self.metrics_.get("test") or self.metrics_.get("validation")
+            if scored:
+                plot_confusion_matrix(scored["confusion_matrix"], self.classes_, staging / "confusion_matrix.png")
+            write_manifest(
+                staging,
+                {
+                    "kind": "transformer_kit run",
+                    "format_version": 1,
+                    "files": sorted(p.name for p in staging.iterdir()),
+                    "versions": _versions(),
+                },
+            )
+        return run_dir
+
+    @classmethod
+    def load(cls, run_dir, verbose=1):
+        """Restore a classifier saved with `save`.
+
+        The model is loaded with Keras `safe_mode` and the configuration from
+        JSON only: a run directory whose files were edited to contain code
+        (e.g. a `Lambda` layer) is refused.
+
+        Args:
+            run_dir: a directory written by `save` (or `transformer-kit train`).
+            verbose: as in the constructor.
+
+        Returns:
+            A fitted `TextClassifier` whose predictions equal the saved one's.
+        """
+        run_dir = Path(run_dir)
+        read_manifest(run_dir)
+        record = _read_json(run_dir / "config.json")
+        try:
+            model_config, training_config = config_lib.configs_from_dict(record["config"])
+        except (KeyError, TypeError) as error:
+            raise RunDirectoryError(f"{run_dir / 'config.json'} is not a valid run configuration ({error}).") from error
+        classifier = cls.__new__(cls)
+        classifier.model_config, classifier.training_config = model_config, training_config
+        classifier.text_column = record.get("text_column", "text")
+        classifier.label_column = record.get("label_column", "label")
+        classifier.verbose = verbose
+        classifier.label_encoder_ = LabelEncoder.from_json(run_dir / "labels.json")
+        classifier.classes_ = list(classifier.label_encoder_.classes_)
+        classifier.sequence_length_ = record["sequence_length"]
+        classifier.split_mode_ = record["split_mode"]
+        classifier.sources_ = record.get("sources", {})
+        classifier.metrics_ = _read_json(run_dir / "metrics.json")
+        classifier.data_report_ = _read_json(run_dir / "data_report.json")
+        history_path = run_dir / "history.csv"
+        classifier.history_ = pd.read_csv(history_path) if history_path.stat().st_size > 1 else pd.DataFrame()
+        try:
+            model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+        except Exception as error:  # Keras raises several types for unsafe or broken files
+            raise RunDirectoryError(
+                f"Could not load {run_dir / 'model.keras'} safely: {error}. transformer_kit only "
+                "loads models made of its own and Keras' built-in layers; retrain the model "
+                "rather than loading a file you do not trust."
+            ) from error
+        classifier.model_ = model
+        classifier._attach_parts(model, record)
+        return classifier
+
+    def _attach_parts(self, model, record):
+        fixed = model.get_layer("text_vectorizer")
+        self.vectorizer_ = keras.layers.TextVectorization(
+            max_tokens=fixed.vocabulary_size(),
+            standardize=_STANDARDIZERS[self.split_mode_],
+            split="whitespace",
+            ragged=True,
+            vocabulary=fixed.get_vocabulary(),
+            name="text_vectorizer",
+        )
+        names = [layer.name for layer in model.layers]
+        self.members_ = [model.get_layer(name) for name in names if name.startswith("transformer_")]
+        self.ngram_model_ = model.get_layer("ngram_classifier") if "ngram_classifier" in names else None
+        self.blend_weights_ = model.get_layer("probabilities").blend_weights
+        if len(self.members_) != record.get("ensemble_size", len(self.members_)):
+            raise RunDirectoryError("model.keras and config.json disagree on the number of transformers.")
+
+    def _config_record(self):
+        return {
+            "config": config_lib.configs_to_dict(self.model_config, self.training_config),
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+            "classes": self.classes_,
+            "sequence_length": self.sequence_length_,
+            "split_mode": self.split_mode_,
+            "vocabulary_size": self.vectorizer_.vocabulary_size(),
+            "ensemble_size": len(self.members_),
+            "ngram": self.ngram_model_ is not None,
+            "blend_weights": self.blend_weights_,
+            "sources": self.sources_,
+            "versions": _versions(),
+        }
+
+    # ------------------------------------------------------------- helpers
+
+    def _ragged_vectorizer(self):
+        return self.vectorizer_
+
+    def _as_dataset(self, data, role):
+        if isinstance(data, TextDataset):
+            return data
+        if isinstance(data, tuple) and len(data) == 2:
+            texts, labels = data
+            frame = pd.DataFrame({"text": _as_text_list(texts), "label": [str(label) for label in labels]})
+            return load_csv_dataset(frame, text_column="text", label_column="label")
+        return load_csv_dataset(data, text_column=self.text_column, label_column=self.label_column)
+
+    def _require_fitted(self):
+        if self.model_ is None:
+            raise RuntimeError("This TextClassifier is not fitted yet: call fit() or TextClassifier.load() first.")
+
+    def _say(self, message):
+        if self.verbose:
+            print(message, flush=True)
+
+    def __repr__(self):
+        state = f"classes={self.classes_}" if self.classes_ else "not fitted"
+        return f"TextClassifier(preset={self.training_config.preset!r}, {state})"
+
+
+def _as_text_list(texts):
+    if isinstance(texts, str):
+        raise DataError("Expected a list of texts, got a single string. Wrap it in a list: [text].")
+    return ["" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text) for text in texts]
+
+
+def _pad_batch(rows):
+    """Pad token-id lists to the longest, rounded up to a multiple of 8 (fewer retraces)."""
+    length = max(8, int(math.ceil(max(len(r) for r in rows) / 8) * 8))
+    batch = np.zeros((len(rows), length), "int32")
+    for i, ids in enumerate(rows):
+        batch[i, : len(ids)] = ids
+    return batch
+
+
+def _read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise RunDirectoryError(f"{path} is missing; the run directory is incomplete.") from error
+    except json.JSONDecodeError as error:
+        raise RunDirectoryError(f"{path} is not valid JSON ({error}).") from error
+
+
+def _versions():
+    return {
+        "transformer_kit": transformer_kit.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": sys.platform,
+    }

@@ -1,0 +1,165 @@
+"""Plain-data configuration of a training run, saved as JSON beside every artifact."""
+
+import dataclasses
+import json
+
+from transformer_kit.layers.validation import check_choice, check_positive_int, check_rate
+
+SPLIT_MODES = ("auto", "word", "character")
+
+# Presets are named bundles of settings; explicit arguments override them.
+# "default" averages a few transformers and blends in an in-graph TF-IDF
+# logistic regression: on a few thousand short texts a single from-scratch
+# transformer trails n-gram baselines by 1-3 points, and this closes the gap
+# (see benchmarks/RESULTS.md). "single" is the plain one-transformer model.
+PRESETS = {
+    "default": {"ensemble_size": "auto", "ngram_weight": 0.5},
+    "single": {"ensemble_size": 1, "ngram_weight": 0.0},
+    "ensemble": {"ensemble_size": 3, "ngram_weight": 0.0},
+}
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Architecture of each transformer; see `build_text_classifier` for meanings."""
+
+    embed_dim: int = 64
+    num_heads: int = 4
+    ff_dim: int = 128
+    num_layers: int = 1
+    dropout: float = 0.1
+    pooling: str = "mean"
+    activation: str = "gelu"
+    norm_first: bool = False
+    position_embedding: str = "learned"
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """How the classifier is trained.
+
+    Attributes:
+        preset: name of the preset the run started from.
+        epochs: maximum epochs per transformer; early stopping usually ends sooner.
+        batch_size: texts per batch.
+        learning_rate: peak AdamW learning rate (10% warmup, then cosine decay).
+        weight_decay: decoupled weight decay (not on biases, norms, positions).
+        patience: epochs without validation-loss improvement before stopping.
+        validation_fraction: share of the training data held out per transformer
+            when no validation data is given.
+        class_weight: `None` or `"balanced"` (weights inversely proportional to
+            class frequency, for imbalanced data).
+        seed: makes runs repeatable; transformer `i` uses `seed + i`.
+        ensemble_size: number of transformers averaged, or `"auto"` (3 below
+            20,000 training texts, where averaging helps most, else 1).
+        ngram_weight: weight of the TF-IDF logistic regression in the blend
+            (0 disables it).
+        ngram_max_tokens: n-gram vocabulary size of that regression.
+        ngram_c: inverse L2 regularization strength of that regression.
+        max_tokens: transformer vocabulary size, padding and OOV included.
+        sequence_length: maximum tokens per text, or `None` to choose the 95th
+            percentile of training lengths (multiple of 8, at most 512).
+        split: `"auto"`, `"word"` or `"character"` (each CJK character a token).
+        deterministic: enable TensorFlow op determinism for repeatable runs.
+    """
+
+    preset: str = "default"
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    patience: int = 2
+    validation_fraction: float = 0.1
+    class_weight: str | None = None
+    seed: int = 0
+    ensemble_size: int | str = "auto"
+    ngram_weight: float = 0.5
+    ngram_max_tokens: int = 50000
+    ngram_c: float = 10.0
+    max_tokens: int = 20000
+    sequence_length: int | None = None
+    split: str = "auto"
+    deterministic: bool = True
+
+    def resolved_ensemble_size(self, num_train):
+        """The number of transformers to train for `num_train` training texts."""
+        if self.ensemble_size == "auto":
+            return 3 if num_train < 20000 else 1
+        return self.ensemble_size
+
+
+def make_configs(preset="default", **overrides):
+    """Build `(ModelConfig, TrainingConfig)` from a preset and keyword overrides.
+
+    Args:
+        preset: `"default"`, `"single"` or `"ensemble"`.
+        **overrides: any field of `ModelConfig` or `TrainingConfig`.
+
+    Returns:
+        A validated `(ModelConfig, TrainingConfig)` pair.
+
+    Example:
+
+    >>> model_config, training_config = make_configs("single", epochs=3, embed_dim=32)
+    >>> training_config.ensemble_size, model_config.embed_dim
+    (1, 32)
+    """
+    check_choice("preset", preset, tuple(PRESETS))
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    training_fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    unknown = set(overrides) - model_fields - training_fields
+    if unknown:
+        raise ValueError(
+            f"Unknown setting(s) {sorted(unknown)}. Known: {sorted(model_fields | training_fields)}."
+        )
+    settings = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    model_config = ModelConfig(**{k: v for k, v in settings.items() if k in model_fields})
+    training_config = TrainingConfig(
+        preset=preset, **{k: v for k, v in settings.items() if k in training_fields}
+    )
+    validate_training_config(training_config)
+    return model_config, training_config
+
+
+def validate_training_config(config):
+    """Raise `ValueError` naming the first invalid field of a `TrainingConfig`."""
+    check_positive_int("epochs", config.epochs)
+    check_positive_int("batch_size", config.batch_size)
+    check_positive_int("patience", config.patience)
+    check_positive_int("max_tokens", config.max_tokens)
+    check_positive_int("ngram_max_tokens", config.ngram_max_tokens)
+    if config.ensemble_size != "auto":
+        check_positive_int("ensemble_size", config.ensemble_size)
+    if config.sequence_length is not None:
+        check_positive_int("sequence_length", config.sequence_length)
+    if not 0 < config.validation_fraction < 1:
+        raise ValueError(
+            f"`validation_fraction` must be in (0, 1), got {config.validation_fraction!r}."
+        )
+    if config.learning_rate <= 0:
+        raise ValueError(f"`learning_rate` must be positive, got {config.learning_rate!r}.")
+    if not 0 <= config.ngram_weight <= 1:
+        raise ValueError(f"`ngram_weight` must be in [0, 1], got {config.ngram_weight!r}.")
+    if config.ngram_c <= 0:
+        raise ValueError(f"`ngram_c` must be positive, got {config.ngram_c!r}.")
+    check_choice("class_weight", config.class_weight, (None, "balanced"))
+    check_choice("split", config.split, SPLIT_MODES)
+    check_rate("weight_decay", config.weight_decay)
+
+
+def configs_to_dict(model_config, training_config):
+    """Both configs as one JSON-serializable dict."""
+    return {
+        "model": dataclasses.asdict(model_config),
+        "training": dataclasses.asdict(training_config),
+    }
+
+
+def configs_from_dict(data):
+    """Inverse of `configs_to_dict`; unknown keys are an error (tampered files)."""
+    return ModelConfig(**data["model"]), TrainingConfig(**data["training"])
+
+
+def dumps(data):
+    """Pretty, stable JSON used for every artifact file."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

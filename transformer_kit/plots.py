@@ -1,0 +1,83 @@
+"""PNG plots saved with every run: learning curves and the confusion matrix."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_learning_curves(history_rows, path=None):
+    """Plot training and validation loss and accuracy per epoch, one line per transformer.
+
+    Args:
+        history_rows: list of dicts with keys `member`, `epoch`, `loss`,
+            `val_loss`, `accuracy`, `val_accuracy` (as in `history.csv`).
+        path: where to save the PNG, or `None` to only return the figure.
+
+    Returns:
+        The matplotlib `Figure`.
+    """
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    members = sorted({row["member"] for row in history_rows})
+    for metric, axis in zip(("loss", "accuracy"), axes):
+        for member in members:
+            rows = [row for row in history_rows if row["member"] == member]
+            epochs = [row["epoch"] for row in rows]
+            line = axis.plot(epochs, [row.get(metric) for row in rows], label=f"train {member}")
+            if any(row.get(f"val_{metric}") is not None for row in rows):
+                axis.plot(
+                    epochs,
+                    [row.get(f"val_{metric}") for row in rows],
+                    linestyle="--",
+                    color=line[0].get_color(),
+                    label=f"validation {member}",
+                )
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    figure.tight_layout()
+    if path is not None:
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+    return figure
+
+
+def plot_confusion_matrix(confusion, class_names, path=None, title="Confusion matrix"):
+    """Plot a confusion matrix with counts in each cell (rows: true, columns: predicted).
+
+    Args:
+        confusion: square int array or nested list.
+        class_names: list of str.
+        path: where to save the PNG, or `None` to only return the figure.
+        title: plot title.
+
+    Returns:
+        The matplotlib `Figure`.
+    """
+    confusion = np.asarray(confusion)
+    size = max(4, 0.6 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(confusion, cmap="Blues")
+    axis.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    axis.set_yticks(range(len(class_names)), class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title)
+    threshold = confusion.max() / 2 if confusion.size else 0
+    for (row, column), count in np.ndenumerate(confusion):
+        axis.text(
+            column,
+            row,
+            str(count),
+            ha="center",
+            va="center",
+            color="white" if count > threshold else "black",
+        )
+    figure.tight_layout()
+    if path is not None:
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+    return figure
