@@ -361,3 +361,10 @@ def test_choose_sequence_length_rounds_up_and_clips():
     assert choose_sequence_length([3, 4, 5]) == 16
     assert choose_sequence_length([5000] * 10) == 512
     assert choose_sequence_length([]) == 16
+
+
+def test_fixed_length_vectorizer_is_also_dynamically_padded():
+    vectorizer = make_text_vectorizer(["a b c", "d"], split="word", sequence_length=20)
+    (ids,) = list(make_token_dataset(["a b c", "d zzz"], None, vectorizer, 20, batch_size=2))
+    assert ids.shape == (2, 8)
+    assert ids.numpy()[1].tolist() == [vectorizer.get_vocabulary().index("d"), 1] + [0] * 6

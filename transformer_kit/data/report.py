@@ -35,7 +35,7 @@ def choose_sequence_length(token_lengths, percentile=95, multiple_of=8, minimum=
     Example:
 
     >>> choose_sequence_length([10] * 90 + [100] * 10, percentile=90)
-    16
+    24
     """
     lengths = np.asarray(list(token_lengths), dtype=np.float64)
     if lengths.size == 0:
