@@ -497,6 +497,25 @@ class TextClassifier:
             "versions": _versions(),
         }
 
+    def export(self, path, version=None, overwrite=False):
+        """Export a TensorFlow SavedModel that takes raw strings.
+
+        See `transformer_kit.export.export_saved_model` for the signatures
+        and layout (`path/<version>/`, as TensorFlow Serving expects).
+
+        Args:
+            path: export base directory.
+            version: int version sub-directory, or `None` for the next one.
+            overwrite: replace an existing version directory.
+
+        Returns:
+            `pathlib.Path` of the version directory.
+        """
+        from transformer_kit.export import export_saved_model
+
+        self._require_fitted()
+        return export_saved_model(self, path, version=version, overwrite=overwrite)
+
     # ------------------------------------------------------------- helpers
 
     def _ragged_vectorizer(self):
