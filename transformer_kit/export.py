@@ -1,0 +1,278 @@
+"""Export a fitted `TextClassifier` as a SavedModel that serves raw strings.
+
+The SavedModel needs only TensorFlow to run: the tokenizer (standardization,
+vocabulary lookup), the transformers, the n-gram TF-IDF regression and the
+blend are all inside the graph, so `tf.saved_model.load`, `saved_model_cli`
+and TensorFlow Serving can use it without transformer_kit installed.
+
+Layout, as TensorFlow Serving expects (a base directory of numbered versions):
+
+    OUT_DIR/
+      1/
+        saved_model.pb
+        variables/
+        assets/
+        assets.extra/transformer_kit.json   <- metadata (classes, versions...)
+      2/
+        ...
+
+`assets.extra/` is the conventional place for files that travel with a
+SavedModel but that TensorFlow does not read (TF Serving looks there only for
+its optional warm-up requests), so the metadata never confuses a loader.
+"""
+
+import json
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from transformer_kit import config as config_lib
+from transformer_kit.errors import RunDirectoryError
+from transformer_kit.layers.probability_blend import as_class_probabilities
+from transformer_kit.run_directory import atomic_directory
+
+SERVING_SIGNATURE = "serving_default"
+TOKEN_IDS_SIGNATURE = "serving_token_ids"
+METADATA_PATH = Path("assets.extra") / "transformer_kit.json"
+FORMAT_VERSION = 1
+# Served ids outside the vocabulary become this id ("[UNK]") instead of
+# failing an embedding lookup in the middle of a request.
+_UNKNOWN_ID = 1
+
+OUTPUTS = {
+    "probabilities": "float32 [batch, num_classes]: one column per class, in `classes` order "
+    "(two columns for a binary classifier); rows sum to 1.",
+    "label": "string [batch]: the class name with the highest probability.",
+    "label_id": "int64 [batch]: its column index in `probabilities` / `classes`.",
+    "score": "float32 [batch]: its probability.",
+}
+
+
+def export_saved_model(classifier, out_dir, version=None, overwrite=False):
+    """Write a fitted classifier as a SavedModel version that serves raw text.
+
+    The version directory `out_dir/<version>/` is written beside its final
+    place and renamed into it when complete, so TensorFlow Serving (which
+    watches `out_dir` for new numbered directories) never loads a half-written
+    model.
+
+    Signatures:
+
+    - `serving_default`: input `text` (string `[batch]`), outputs
+      `probabilities` (float32 `[batch, num_classes]`), `label` (string
+      `[batch]`), `label_id` (int64 `[batch]`) and `score` (float32 `[batch]`,
+      the probability of `label`). It computes exactly what
+      `classifier.predict_proba` computes: the transformers' probabilities
+      and the n-gram regression's, blended with `classifier.blend_weights_`.
+    - `serving_token_ids`: input `token_ids` (int64 `[batch, length]`,
+      0 = padding), same outputs, computed from the transformers only (their
+      plain average): the n-gram regression needs the raw text. Ids beyond
+      `sequence_length` are dropped, unknown ids count as `[UNK]`.
+
+    Args:
+        classifier: a fitted `TextClassifier` (after `fit` or `load`).
+        out_dir: the model's base directory (holding numbered versions).
+        version: positive int, or `None` (default) for one more than the
+            highest numbered version already in `out_dir` (1 if none).
+        overwrite: bool, default `False`. Replace an existing version
+            directory; otherwise an existing one raises `RunDirectoryError`.
+
+    Returns:
+        `pathlib.Path` of the version directory written.
+
+    Example:
+
+    >>> clf = TextClassifier.load("runs/spam")
+    >>> export_saved_model(clf, "exported/spam")
+    PosixPath('exported/spam/1')
+    >>> served = tf.saved_model.load("exported/spam/1").signatures["serving_default"]
+    >>> served(text=tf.constant(["WIN a free prize now"]))["label"]
+    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'spam'], dtype=object)>
+    """
+    if getattr(classifier, "model_", None) is None:
+        raise RuntimeError("This TextClassifier is not fitted yet: call fit() or TextClassifier.load() first.")
+    out_dir = Path(out_dir)
+    version = _next_version(out_dir) if version is None else _check_version(version)
+    version_dir = out_dir / str(version)
+
+    archive = _build_archive(classifier)
+    with atomic_directory(version_dir, overwrite=overwrite, kind="SavedModel version") as staging:
+        archive.write_out(str(staging), verbose=False)
+        metadata_file = staging / METADATA_PATH
+        metadata_file.parent.mkdir(parents=True, exist_ok=True)
+        metadata_file.write_text(config_lib.dumps(_metadata(classifier, version)))
+    return version_dir
+
+
+def load_exported(path):
+    """Load an exported model with TensorFlow alone, plus its metadata.
+
+    Args:
+        path: a version directory (`out_dir/3`), or the base directory
+            `out_dir`, in which case the highest numbered complete version is
+            loaded, as TensorFlow Serving would.
+
+    Returns:
+        `(loaded, metadata)`: the object from `tf.saved_model.load` (call
+        `loaded.signatures["serving_default"](text=...)`) and the dict stored
+        in `assets.extra/transformer_kit.json`; `metadata["path"]` is the
+        version directory loaded.
+
+    Example:
+
+    >>> loaded, metadata = load_exported("exported/spam")
+    >>> outputs = loaded.signatures["serving_default"](text=tf.constant(["hi"]))
+    >>> metadata["classes"], outputs["label"].numpy()
+    (['ham', 'spam'], array([b'ham'], dtype=object))
+    """
+    version_dir = _resolve_version_dir(Path(path))
+    metadata_file = version_dir / METADATA_PATH
+    try:
+        metadata = json.loads(metadata_file.read_text())
+    except FileNotFoundError as error:
+        raise RunDirectoryError(
+            f"{version_dir} is a SavedModel but not a transformer_kit export: {METADATA_PATH} "
+            "is missing. Export it again with `transformer-kit export`."
+        ) from error
+    except json.JSONDecodeError as error:
+        raise RunDirectoryError(f"{metadata_file} is not valid JSON ({error}).") from error
+    metadata["path"] = str(version_dir)
+    return tf.saved_model.load(str(version_dir)), metadata
+
+
+# ------------------------------------------------------------------ graph
+
+
+def _build_archive(classifier):
+    sequence_length = int(classifier.sequence_length_)
+    vocabulary_size = int(classifier.vectorizer_.vocabulary_size())
+    vectorizer = classifier.vectorizer_  # the ragged twin: no padding to strip
+    members = list(classifier.members_)
+    ngram_model = classifier.ngram_model_
+    weights = [float(w) for w in classifier.blend_weights_]
+    classes = tf.constant(list(classifier.classes_), dtype=tf.string)
+
+    def member_probabilities(token_ids):
+        return [as_class_probabilities(member(token_ids, training=False)) for member in members]
+
+    def with_labels(probabilities):
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {
+            "probabilities": tf.identity(probabilities, name="probabilities"),
+            "label": tf.gather(classes, label_id),
+            "label_id": label_id,
+            "score": tf.reduce_max(probabilities, axis=-1),
+        }
+
+    def serve_text(text):
+        # Dynamic padding: each request is padded to its own longest text
+        # (capped at sequence_length) rather than to sequence_length, which
+        # is most of the work saved on short texts. Padding is masked, so the
+        # probabilities equal predict_proba's. At least one column, so a
+        # batch of empty strings is a (batch, 1) all-padding input, which the
+        # pooling maps to a valid distribution rather than 0 / 0.
+        ragged_ids = vectorizer(text)[:, :sequence_length]
+        token_ids = ragged_ids.to_tensor(default_value=0)
+        token_ids = tf.pad(token_ids, [[0, 0], [0, tf.maximum(1 - tf.shape(token_ids)[1], 0)]])
+        parts = member_probabilities(tf.cast(token_ids, "int32"))
+        if ngram_model is not None:
+            parts.append(as_class_probabilities(ngram_model(text, training=False)))
+        return with_labels(tf.add_n([w * p for w, p in zip(weights, parts)]))
+
+    def serve_token_ids(token_ids):
+        token_ids = tf.cast(token_ids[:, :sequence_length], "int32")
+        known = (token_ids >= 0) & (token_ids < vocabulary_size)
+        token_ids = tf.where(known, token_ids, tf.constant(_UNKNOWN_ID, "int32"))
+        parts = member_probabilities(token_ids)
+        return with_labels(tf.add_n(parts) / float(len(parts)))
+
+    archive = keras.export.ExportArchive()
+    # Tracking the layers puts their variables and lookup tables (the
+    # vocabularies) into the SavedModel; the endpoints only reference them.
+    archive.track(vectorizer)
+    for member in members:
+        archive.track(member)
+    if ngram_model is not None:
+        archive.track(ngram_model)
+    archive.add_endpoint(
+        SERVING_SIGNATURE, serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
+    )
+    archive.add_endpoint(
+        TOKEN_IDS_SIGNATURE,
+        serve_token_ids,
+        input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids")],
+    )
+    return archive
+
+
+# --------------------------------------------------------------- metadata
+
+
+def _metadata(classifier, version):
+    record = classifier._config_record()
+    return {
+        "kind": "transformer_kit SavedModel",
+        "format_version": FORMAT_VERSION,
+        "version": version,
+        "classes": list(classifier.classes_),
+        "sequence_length": int(classifier.sequence_length_),
+        "vocabulary_size": int(classifier.vectorizer_.vocabulary_size()),
+        "split_mode": classifier.split_mode_,
+        "ensemble_size": len(classifier.members_),
+        "ngram": classifier.ngram_model_ is not None,
+        "blend_weights": [float(w) for w in classifier.blend_weights_],
+        "signatures": {
+            SERVING_SIGNATURE: {
+                "inputs": {"text": "string [batch]: raw texts."},
+                "outputs": OUTPUTS,
+                "computes": "the blend of the transformers and the n-gram model, as predict_proba",
+            },
+            TOKEN_IDS_SIGNATURE: {
+                "inputs": {
+                    "token_ids": "int64 [batch, length]: ids of the exported vocabulary, 0 = padding; "
+                    "ids past sequence_length are dropped, unknown ids count as [UNK]."
+                },
+                "outputs": OUTPUTS,
+                "computes": "the plain average of the transformers only (the n-gram model needs raw text)",
+            },
+        },
+        "metrics": classifier.metrics_,
+        "config": record["config"],
+        "versions": record["versions"],
+    }
+
+
+# --------------------------------------------------------------- versions
+
+
+def _numeric_versions(out_dir):
+    if not out_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in out_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def _next_version(out_dir):
+    versions = _numeric_versions(out_dir)
+    return versions[-1] + 1 if versions else 1
+
+
+def _check_version(version):
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        # TF Serving only loads directories named by a positive integer.
+        raise ValueError(f"`version` must be a positive int (TF Serving's numbered directories); got {version!r}.")
+    return version
+
+
+def _resolve_version_dir(path):
+    if not path.exists():
+        raise RunDirectoryError(f"{path} does not exist. Pass an export directory or one of its numbered versions.")
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = [v for v in _numeric_versions(path) if (path / str(v) / "saved_model.pb").is_file()]
+    if not versions:
+        raise RunDirectoryError(
+            f"{path} holds no exported model: neither saved_model.pb nor numbered version "
+            "directories with one. Create it with `transformer-kit export RUN_DIR OUT_DIR`."
+        )
+    return path / str(versions[-1])
