@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.errors import RunDirectoryError
-from transformer_kit.export import METADATA_PATH, export_saved_model, load_exported
+from transformer_kit.export import METADATA_PATH, export_saved_model, load_exported, load_exported_predictor
 from transformer_kit.layers.probability_blend import as_class_probabilities
 
 KEYWORDS = {"positive": "wonderful", "negative": "dreadful", "neutral": "average"}
@@ -223,6 +223,17 @@ def test_load_exported_picks_the_highest_version_and_reads_metadata(exported):
 
     loaded_again, same = load_exported(version_dir)
     assert same["path"] == str(version_dir)
+
+
+def test_exported_predictor_matches_the_classifier(exported):
+    classifier, version_dir = exported
+    predictor = load_exported_predictor(version_dir.parent)
+    texts = awkward_texts(classifier.sequence_length_)
+    assert predictor.classes == classifier.classes_
+    assert predictor.text_column == classifier.text_column
+    probabilities = predictor.predict_proba(texts, batch_size=16)
+    assert list(probabilities.columns) == classifier.classes_
+    np.testing.assert_allclose(probabilities.to_numpy(), classifier.predict_proba(texts).to_numpy(), atol=1e-5)
 
 
 def test_load_exported_explains_a_directory_without_a_model(tmp_path):

@@ -25,6 +25,8 @@ import json
 from pathlib import Path
 
 import keras
+import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from transformer_kit import config as config_lib
@@ -141,6 +143,64 @@ def load_exported(path):
     return tf.saved_model.load(str(version_dir)), metadata
 
 
+class ExportedPredictor:
+    """Predict with an exported SavedModel the way `TextClassifier` does.
+
+    What `transformer-kit predict` uses when given an export instead of a run
+    directory. It runs only the `serving_default` signature, so its
+    predictions are the served ones.
+
+    Args:
+        path: export base directory or version directory (see `load_exported`).
+
+    Attributes:
+        classes: list of str, the column order of `predict_proba`.
+        text_column: the text column name used in training.
+        metadata: dict, the export's `transformer_kit.json`.
+
+    Example:
+
+    >>> predictor = load_exported_predictor("exported/spam")
+    >>> predictor.predict_proba(["WIN a prize", "lunch?"]).round(2)
+        ham  spam
+    0  0.03  0.97
+    1  0.99  0.01
+    """
+
+    def __init__(self, path):
+        loaded, self.metadata = load_exported(path)
+        # Keep the loaded object alive: the signature does not own its variables.
+        self._loaded = loaded
+        self._serve = loaded.signatures[SERVING_SIGNATURE]
+        self.classes = list(self.metadata["classes"])
+        self.text_column = self.metadata.get("text_column", "text")
+
+    def predict_proba(self, texts, batch_size=256):
+        """Class probabilities, one column per class, rows in input order.
+
+        Args:
+            texts: sequence of str.
+            batch_size: int, default 256.
+
+        Returns:
+            `pandas.DataFrame` `(len(texts), num_classes)`, columns `classes`.
+        """
+        texts = ["" if text is None else str(text) for text in texts]
+        probabilities = np.zeros((len(texts), len(self.classes)), "float32")
+        # Similar lengths share a batch, so the served model pads little.
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            outputs = self._serve(text=tf.constant([texts[i] for i in rows], tf.string))
+            probabilities[rows] = outputs["probabilities"].numpy()
+        return pd.DataFrame(probabilities, columns=self.classes)
+
+
+def load_exported_predictor(path):
+    """An `ExportedPredictor` for `path` (an export or one of its versions)."""
+    return ExportedPredictor(path)
+
+
 # ------------------------------------------------------------------ graph
 
 
@@ -219,6 +279,8 @@ def _metadata(classifier, version):
         "sequence_length": int(classifier.sequence_length_),
         "vocabulary_size": int(classifier.vectorizer_.vocabulary_size()),
         "split_mode": classifier.split_mode_,
+        "text_column": record["text_column"],
+        "label_column": record["label_column"],
         "ensemble_size": len(classifier.members_),
         "ngram": classifier.ngram_model_ is not None,
         "blend_weights": [float(w) for w in classifier.blend_weights_],
