@@ -120,6 +120,10 @@ def make_token_dataset(
             .flat_map(to_batches)
             .map(to_ragged)
             .shuffle(BUCKET_WINDOW_BATCHES, seed=seed + 1, reshuffle_each_iteration=True)
+            # Full windows give exactly BUCKET_WINDOW_BATCHES batches, so the total is
+            # ceil(rows / batch_size); telling Keras lets it size the progress bar and
+            # avoids its "ran out of data" warning after the first epoch.
+            .apply(tf.data.experimental.assert_cardinality(-(-int(texts.shape[0]) // batch_size)))
         )
     else:
         dataset = dataset.batch(batch_size).map(
