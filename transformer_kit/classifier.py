@@ -161,6 +161,8 @@ class TextClassifier:
             if dataset is not None
         }
         self._say(format_data_report(self.data_report_))
+        if backup_dir is not None:
+            self._check_backup_settings(Path(backup_dir))
 
         ensemble_size = cfg.resolved_ensemble_size(len(train))
         members, history_rows = [], []
@@ -204,6 +206,7 @@ class TextClassifier:
         if backup_dir is not None:
             finished = Path(backup_dir) / f"{member_name}.keras"
             finished_history = Path(backup_dir) / f"{member_name}_history.json"
+            epoch_log = Path(backup_dir) / f"{member_name}_epochs.csv"
             if finished.exists() and finished_history.exists():
                 self._say(f"Resuming: {member_name} was already trained ({finished}).")
                 return keras.saving.load_model(finished), json.loads(finished_history.read_text())
@@ -247,8 +250,18 @@ class TextClassifier:
             )
         ]
         if backup_dir is not None:
+            backup = Path(backup_dir) / f"{member_name}_backup"
+            resumed_epochs = _backed_up_epochs(backup)
+            _trim_epoch_log(epoch_log, resumed_epochs)
+            if resumed_epochs:
+                self._say(f"Resuming {member_name} from its backup at epoch {resumed_epochs + 1} ({backup}).")
             member_callbacks += [
-                keras.callbacks.BackupAndRestore(str(Path(backup_dir) / f"{member_name}_backup")),
+                # The epoch log survives interruptions (BackupAndRestore keeps
+                # only the latest weights), so history_ covers every epoch.
+                keras.callbacks.CSVLogger(str(epoch_log), append=True),
+                # Two checkpoints: a kill while the weights file is being
+                # written leaves the previous epoch's one to resume from.
+                keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
                 keras.callbacks.ModelCheckpoint(
                     str(Path(backup_dir) / f"{member_name}_best.keras"), save_best_only=True
                 ),
@@ -266,14 +279,40 @@ class TextClassifier:
             shuffle=False,  # the dataset shuffles itself, seeded
             verbose=self.verbose,
         )
-        rows = [
-            {"member": index, "epoch": epoch + 1, **{key: float(values[epoch]) for key, values in history.history.items()}}
-            for epoch in range(len(history.history.get("loss", [])))
-        ]
+        if backup_dir is not None:
+            rows = _read_epoch_log(epoch_log, index)
+        else:
+            rows = [
+                {"member": index, "epoch": epoch + 1, **{key: float(values[i]) for key, values in history.history.items()}}
+                for i, epoch in enumerate(history.epoch)
+            ]
         if backup_dir is not None:
             model.save(finished)
             finished_history.write_text(json.dumps(rows))
         return model, rows
+
+    def _check_backup_settings(self, backup_dir):
+        """Refuse to resume from a backup made with other settings or data.
+
+        `BackupAndRestore` would load weights of another shape, or silently
+        mix two different runs, if the settings or the vocabulary changed.
+        """
+        settings = config_lib.dumps(
+            {
+                "config": config_lib.configs_to_dict(self.model_config, self.training_config),
+                "classes": self.classes_,
+                "sequence_length": self.sequence_length_,
+                "vocabulary": self.vectorizer_.get_vocabulary(),
+            }
+        )
+        path = backup_dir / "settings.json"
+        if path.exists() and path.read_text() != settings:
+            raise RunDirectoryError(
+                f"{backup_dir} holds an interrupted training run with other settings or data. "
+                "Run the same command again to resume it, or delete that directory to start over."
+            )
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(settings)
 
     def _class_weights(self, ids):
         if self.training_config.class_weight != "balanced":
@@ -556,6 +595,35 @@ def _pad_batch(rows):
     for i, ids in enumerate(rows):
         batch[i, : len(ids)] = ids
     return batch
+
+
+def _backed_up_epochs(backup):
+    """Epochs already completed according to a `BackupAndRestore` directory (0 if none)."""
+    try:
+        return int(json.loads((Path(backup) / "training_metadata.json").read_text())["epoch"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 0
+
+
+def _trim_epoch_log(path, epochs):
+    """Keep the first `epochs` rows of an epoch log: the ones the backup holds.
+
+    An epoch logged but not backed up before a crash runs again after resuming.
+    """
+    if epochs == 0:
+        Path(path).unlink(missing_ok=True)
+    elif Path(path).exists():
+        frame = pd.read_csv(path)
+        frame[frame["epoch"] < epochs].to_csv(path, index=False)
+
+
+def _read_epoch_log(path, member):
+    """History rows from a `CSVLogger` file, one per epoch."""
+    frame = pd.read_csv(path).sort_values("epoch")
+    return [
+        {"member": member, "epoch": int(row.pop("epoch")) + 1, **{k: float(v) for k, v in row.items()}}
+        for row in frame.to_dict("records")
+    ]
 
 
 def _read_json(path):
