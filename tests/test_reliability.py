@@ -3,10 +3,12 @@ atomic run directories, safe loading of untrusted files, robust serving input.""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,8 @@ import pytest
 
 from keyword_data import keyword_dataset, write_keyword_csv
 from transformer_kit.classifier import TextClassifier
+from transformer_kit.cli import main
+from transformer_kit.errors import RunDirectoryError
 
 TINY = dict(epochs=2, ensemble_size=1, embed_dim=16, num_heads=2, ff_dim=32, verbose=0)
 
@@ -84,3 +88,30 @@ def test_training_killed_with_sigkill_resumes_and_completes(tmp_path):
     assert history.groupby("member")["epoch"].apply(list).to_dict() == {0: [1, 2], 1: [1, 2]}
     classifier = TextClassifier.load(run, verbose=0)
     assert list(classifier.predict(["a wonderful film", "a dreadful film"])) == ["positive", "negative"]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A tiny fitted classifier with the n-gram model (the default preset)."""
+    classifier = TextClassifier(preset="default", epochs=1, ensemble_size=1, embed_dim=16, num_heads=2, ff_dim=32, verbose=0)
+    classifier.fit(keyword_dataset(rows=240))
+    return classifier
+
+
+@pytest.fixture(scope="module")
+def saved_run(fitted, tmp_path_factory):
+    return fitted.save(tmp_path_factory.mktemp("saved") / "run")
+
+
+def copy_run(saved_run, tmp_path):
+    return Path(shutil.copytree(saved_run, tmp_path / "run"))
+
+
+def test_run_directory_without_manifest_is_refused(saved_run, tmp_path, capsys):
+    run = copy_run(saved_run, tmp_path)
+    (run / "manifest.json").unlink()  # as if the writer was killed before the end
+    with pytest.raises(RunDirectoryError, match="not a complete run directory"):
+        TextClassifier.load(run)
+    assert main(["info", str(run)]) == 2
+    error = capsys.readouterr().err
+    assert "not a complete run directory" in error and "Traceback" not in error
