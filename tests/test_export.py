@@ -236,6 +236,16 @@ def test_exported_predictor_matches_the_classifier(exported):
     np.testing.assert_allclose(probabilities.to_numpy(), classifier.predict_proba(texts).to_numpy(), atol=1e-5)
 
 
+def test_a_loaded_run_exports_the_same_predictions(exported, tmp_path):
+    classifier, _ = exported
+    classifier.save(tmp_path / "run")
+    reloaded = TextClassifier.load(tmp_path / "run", verbose=0)
+    version_dir = export_saved_model(reloaded, tmp_path / "model")
+    texts = awkward_texts(classifier.sequence_length_)
+    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](text=tf.constant(texts))
+    np.testing.assert_allclose(served["probabilities"].numpy(), classifier.predict_proba(texts).to_numpy(), atol=1e-5)
+
+
 def test_load_exported_explains_a_directory_without_a_model(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunDirectoryError, match="transformer-kit export"):
