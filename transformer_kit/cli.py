@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 EXIT_USAGE = 2
@@ -74,6 +75,14 @@ def build_parser():
     hyper.add_argument("--ngram-weight", type=float, help="Weight of the TF-IDF n-gram model in the blend, 0 to disable. Default: 0.5.")
     hyper.add_argument("--max-tokens", type=int, help="Vocabulary size. Default: 20000.")
     hyper.add_argument("--sequence-length", type=int, help="Maximum tokens per text. Default: the 95th percentile of training lengths.")
+    hyper.add_argument(
+        "--strategy",
+        choices=["auto", "none", "mirrored", "multi-worker", "tpu"],
+        help="tf.distribute strategy: mirrored (all GPUs of this machine), multi-worker (several "
+        "machines; set TF_CONFIG on each and run the same command on all; the chief writes the "
+        "run), tpu, or none. --batch-size is the global batch. Default: auto (mirrored when "
+        "there are several GPUs).",
+    )
     hyper.add_argument("--split", choices=["auto", "word", "character"], help="Tokens: words and punctuation, or one token per CJK character. Default: auto (character for mostly-CJK text).")
     model = train.add_argument_group("model size")
     model.add_argument("--embed-dim", type=int, help="Embedding width. Default: 64.")
@@ -81,6 +90,14 @@ def build_parser():
     model.add_argument("--num-layers", type=int, help="Encoder blocks. Default: 1.")
     model.add_argument("--ff-dim", type=int, help="Feed-forward width. Default: 128.")
     model.add_argument("--dropout", type=float, help="Dropout rate. Default: 0.1.")
+    train.add_argument(
+        "--streaming",
+        action="store_true",
+        help="Read DATA in chunks instead of into memory, for files larger than memory (automatic "
+        "above 1 GiB). The vocabulary and the n-gram model are fitted on a random sample of "
+        "100,000 rows; without --validation-data, texts are held out for validation by a hash "
+        "of the text; without --test-data there is no test set.",
+    )
     train.add_argument("--tensorboard", metavar="DIR", help="Write TensorBoard logs to DIR.")
     train.add_argument("--quiet", action="store_true", help="Print only the final metrics.")
     train.set_defaults(handler=run_train)
@@ -161,6 +178,8 @@ def run_train(args):
     from transformer_kit.classifier import TextClassifier
     from transformer_kit.data import load_csv_dataset, stratified_split
     from transformer_kit.data.loading import TextDataset
+    from transformer_kit.data.streaming import should_stream
+    from transformer_kit.distribution import is_chief, worker_name
     from transformer_kit.evaluation import format_metrics
     from transformer_kit.run_directory import refuse_existing
 
@@ -180,6 +199,8 @@ def run_train(args):
         "max_tokens": args.max_tokens,
         "sequence_length": args.sequence_length,
         "split": args.split,
+        "strategy": args.strategy,
+        "streaming": True if args.streaming else None,
         "embed_dim": args.embed_dim,
         "num_heads": args.num_heads,
         "num_layers": args.num_layers,
@@ -198,21 +219,33 @@ def run_train(args):
     def load(source):
         return load_csv_dataset(source, args.text_column, args.label_column, encoding=args.encoding)
 
-    train = load(args.data if len(args.data) > 1 else args.data[0])
+    data = args.data if len(args.data) > 1 else args.data[0]
+    streaming = should_stream(data, classifier.training_config.streaming)
+    train = data if streaming else load(data)
     validation = load(args.validation_data) if args.validation_data else None
     test = load(args.test_data) if args.test_data else None
-    if test is None and args.test_fraction > 0:
+    if test is None and args.test_fraction > 0 and not streaming:
         seed = classifier.training_config.seed
         train_index, test_index = stratified_split(train.labels, test_size=args.test_fraction, seed=seed)
         train, test = _subset(train, train_index, TextDataset), _subset(train, test_index, TextDataset, held_out=True)
 
     # Hidden, resumable state: BackupAndRestore and finished transformers.
     backup_dir = output.parent / f".{output.name}.partial"
+    chief = classifier.training_config.strategy != "multi-worker" or is_chief()
+    if not chief:
+        # Other workers of a multi-worker run train in step with the chief but
+        # must not write the run directory (nor share the chief's backups).
+        backup_dir = output.parent / f".{output.name}.partial-{worker_name()}"
+        output = Path(tempfile.mkdtemp(prefix="transformer-kit-worker-")) / output.name
     classifier.fit(
         train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard
     )
     classifier.save(output, overwrite=args.overwrite)
     shutil.rmtree(backup_dir, ignore_errors=True)
+    if not chief:
+        shutil.rmtree(output.parent, ignore_errors=True)
+        print("This worker is done; the chief writes the run directory.")
+        return 0
 
     for split_name, metrics in classifier.metrics_.items():
         print("\n" + format_metrics(metrics, title=f"{split_name.capitalize()} metrics ({metrics['num_examples']} texts)"))
@@ -360,7 +393,9 @@ def _version():
 
 def main(argv=None):
     """Entry point of the `transformer-kit` console script."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up and graph-rewrite logs (CUDA probing, tf.data
+    # attribute notices) are noise on a terminal; real failures still raise.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     from transformer_kit.errors import TransformerKitError
 
