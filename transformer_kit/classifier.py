@@ -33,10 +33,12 @@ from transformer_kit.data import (
     stratified_split,
     vectorize_texts,
 )
+from transformer_kit.data.streaming import make_streaming_token_dataset, scan_csv, should_stream
 from transformer_kit.data.text_vectorization import (
     standardize_cjk_characters,
     standardize_words,
 )
+from transformer_kit.distribution import make_strategy, prepare_model
 from transformer_kit.errors import DataError, RunDirectoryError
 from transformer_kit.evaluation import evaluate_probabilities
 from transformer_kit.layers import ProbabilityBlend
@@ -130,6 +132,10 @@ class TextClassifier:
             `history_`: a DataFrame with one row per transformer and epoch.
         """
         cfg = self.training_config
+        # First, before any TensorFlow op: a multi-worker strategy sets up the runtime.
+        strategy = make_strategy(cfg.strategy)
+        if should_stream(train, cfg.streaming):
+            return self._fit_streaming(train, validation, test, backup_dir, tensorboard_dir, callbacks, strategy)
         train = self._as_dataset(train, "training data")
         validation = None if validation is None else self._as_dataset(validation, "validation data")
         test = None if test is None else self._as_dataset(test, "test data")
@@ -164,13 +170,115 @@ class TextClassifier:
         if backup_dir is not None:
             self._check_backup_settings(Path(backup_dir))
 
-        ensemble_size = cfg.resolved_ensemble_size(len(train))
+        member_data = self._in_memory_member_data(train, train_ids, validation, validation_ids)
+        self._fit_members_and_ngram(
+            cfg.resolved_ensemble_size(len(train)), member_data, train.texts, train_ids,
+            backup_dir, tensorboard_dir, callbacks, strategy,
+        )
+        self.metrics_ = {}
+        if validation is not None:
+            self.metrics_["validation"] = self._score(validation.texts, validation_ids)
+        if test is not None:
+            self.metrics_["test"] = self._score(test.texts, test_ids)
+        return self.history_
+
+    def _fit_streaming(self, paths, validation, test, backup_dir, tensorboard_dir, callbacks, strategy):
+        """`fit` for files larger than memory (see `transformer_kit.data.streaming`).
+
+        Vocabulary, sequence length and the n-gram model come from a bounded
+        random sample; the transformers read the files in chunks every epoch.
+        Without `validation`, texts whose hash falls in `validation_fraction`
+        are held out, and validation metrics are scored on a sample of them.
+        """
+        cfg = self.training_config
+        validation = None if validation is None else self._as_dataset(validation, "validation data")
+        test = None if test is None else self._as_dataset(test, "test data")
+        fraction = 0.0 if validation is not None else cfg.validation_fraction
+        self._say("Streaming mode: scanning the training data once for labels and a sample")
+        summary = scan_csv(paths, self.text_column, self.label_column, validation_fraction=fraction, seed=cfg.seed)
+        encoder = LabelEncoder.fit([*summary.train_label_counts, *summary.validation_label_counts])
+        source = " + ".join(str(path) for path in ([paths] if isinstance(paths, (str, Path)) else paths))
+        train_rows = sum(summary.train_label_counts.values())
+        sample = TextDataset(
+            texts=summary.sample_texts,
+            labels=summary.sample_labels,
+            frame=pd.DataFrame({"text": summary.sample_texts, "label": summary.sample_labels}),
+            source=f"{source} (random sample of {len(summary.sample_texts)} of {train_rows} training rows)",
+        )
+        if validation is None and summary.validation_texts:
+            validation = TextDataset(
+                texts=summary.validation_texts,
+                labels=summary.validation_labels,
+                frame=pd.DataFrame({"text": summary.validation_texts, "label": summary.validation_labels}),
+                source=f"{source} (hashed validation part, sample of {len(summary.validation_texts)})",
+            )
+        sample_ids = encoder.encode(sample.labels, source=sample.source)
+        validation_ids = None if validation is None else encoder.encode(validation.labels, source=validation.source)
+        test_ids = None if test is None else encoder.encode(test.labels, source=test.source)
+
+        if cfg.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(cfg.seed)
+        self.split_mode_ = detect_split_mode(sample.texts) if cfg.split == "auto" else cfg.split
+        self.vectorizer_ = make_text_vectorizer(sample.texts, max_tokens=cfg.max_tokens, split=self.split_mode_)
+        lengths = [len(ids) for ids in vectorize_texts(self.vectorizer_, sample.texts)]
+        self.sequence_length_ = cfg.sequence_length or choose_sequence_length(lengths)
+        self.classes_ = list(encoder.classes_)
+        self.label_encoder_ = encoder
+        self.data_report_ = build_data_report(sample, validation, test, lengths, self.sequence_length_)
+        self.data_report_["streaming"] = {
+            "rows": summary.num_rows,
+            "train_rows": train_rows,
+            "train_classes": summary.train_label_counts,
+            "validation_rows": sum(summary.validation_label_counts.values()),
+            "validation_fraction_by_hash": fraction,
+        }
+        self.sources_ = {"train": source, **({"validation": validation.source} if validation else {}),
+                         **({"test": test.source} if test else {})}
+        self._say(format_data_report(self.data_report_))
+        if backup_dir is not None:
+            self._check_backup_settings(Path(backup_dir))
+
+        counts = np.asarray([summary.train_label_counts.get(name, 0) for name in self.classes_])
+        class_weight = None
+        if cfg.class_weight == "balanced":
+            class_weight = {i: float(train_rows / (len(counts) * n)) for i, n in enumerate(counts) if n}
+        columns = dict(text_column=self.text_column, label_column=self.label_column)
+
+        def member_data(seed):
+            train_data = make_streaming_token_dataset(
+                paths, encoder, self.vectorizer_, self.sequence_length_, "train", fraction, cfg.batch_size,
+                seed=seed, **columns,
+            )
+            if fraction:
+                validation_data = make_streaming_token_dataset(
+                    paths, encoder, self.vectorizer_, self.sequence_length_, "validation", fraction,
+                    PREDICT_BATCH_SIZE, **columns,
+                )
+            else:
+                validation_data = make_token_dataset(
+                    validation.texts, validation_ids, self.vectorizer_, self.sequence_length_, PREDICT_BATCH_SIZE
+                )
+            return train_data, validation_data, math.ceil(train_rows / cfg.batch_size), class_weight
+
+        self._fit_members_and_ngram(
+            cfg.resolved_ensemble_size(train_rows), member_data, sample.texts, sample_ids,
+            backup_dir, tensorboard_dir, callbacks, strategy,
+        )
+        self.metrics_ = {}
+        if validation is not None:
+            self.metrics_["validation"] = self._score(validation.texts, validation_ids)
+        if test is not None:
+            self.metrics_["test"] = self._score(test.texts, test_ids)
+        return self.history_
+
+    def _fit_members_and_ngram(self, ensemble_size, member_data, ngram_texts, ngram_ids,
+                               backup_dir, tensorboard_dir, callbacks, strategy):
+        cfg = self.training_config
         members, history_rows = [], []
         for index in range(ensemble_size):
             self._say(f"\nTraining transformer {index + 1}/{ensemble_size}")
-            member, rows = self._fit_member(
-                index, train, train_ids, validation, validation_ids, backup_dir, tensorboard_dir, callbacks
-            )
+            member, rows = self._fit_member(index, member_data, backup_dir, tensorboard_dir, callbacks, strategy)
             members.append(member)
             history_rows.extend(rows)
         self.members_ = members
@@ -179,10 +287,10 @@ class TextClassifier:
         if cfg.ngram_weight > 0:
             self._say("\nFitting the n-gram TF-IDF logistic regression")
             self.ngram_model_ = fit_ngram_classifier(
-                train.texts,
-                train_ids,
+                ngram_texts,
+                ngram_ids,
                 len(self.classes_),
-                split=split_mode,
+                split=self.split_mode_,
                 max_tokens=cfg.ngram_max_tokens,
                 c=cfg.ngram_c,
                 class_weight=cfg.class_weight,
@@ -192,14 +300,33 @@ class TextClassifier:
         self.model_ = self._build_inference_model()
         self.history_ = pd.DataFrame(history_rows)
 
-        self.metrics_ = {}
-        if validation is not None:
-            self.metrics_["validation"] = self._score(validation.texts, validation_ids)
-        if test is not None:
-            self.metrics_["test"] = self._score(test.texts, test_ids)
-        return self.history_
+    def _in_memory_member_data(self, train, train_ids, validation, validation_ids):
+        """`member_data(seed)` for `_fit_member`: datasets from texts in memory."""
+        cfg = self.training_config
 
-    def _fit_member(self, index, train, train_ids, validation, validation_ids, backup_dir, tensorboard_dir, callbacks):
+        def member_data(seed):
+            if validation is None:
+                train_index, validation_index = stratified_split(
+                    train.labels, test_size=cfg.validation_fraction, seed=seed
+                )
+                fit_texts = [train.texts[i] for i in train_index]
+                fit_ids = train_ids[train_index]
+                val_texts = [train.texts[i] for i in validation_index]
+                val_ids = train_ids[validation_index]
+            else:
+                fit_texts, fit_ids, val_texts, val_ids = train.texts, train_ids, validation.texts, validation_ids
+            train_data = make_token_dataset(
+                fit_texts, fit_ids, self.vectorizer_, self.sequence_length_, cfg.batch_size, shuffle=True, seed=seed
+            )
+            validation_data = make_token_dataset(
+                val_texts, val_ids, self.vectorizer_, self.sequence_length_, PREDICT_BATCH_SIZE
+            )
+            return train_data, validation_data, math.ceil(len(fit_texts) / cfg.batch_size), self._class_weights(fit_ids)
+
+        return member_data
+
+    def _fit_member(self, index, member_data, backup_dir, tensorboard_dir, callbacks, strategy):
+        """Train transformer `index` on `member_data(seed)`: (train, validation, steps per epoch, class weights)."""
         cfg = self.training_config
         seed = cfg.seed + index
         member_name = f"transformer_{index}"
@@ -211,39 +338,32 @@ class TextClassifier:
                 self._say(f"Resuming: {member_name} was already trained ({finished}).")
                 return keras.saving.load_model(finished), json.loads(finished_history.read_text())
 
-        if validation is None:
-            train_index, validation_index = stratified_split(
-                train.labels, test_size=cfg.validation_fraction, seed=seed
-            )
-            fit_texts = [train.texts[i] for i in train_index]
-            fit_ids = train_ids[train_index]
-            val_texts = [train.texts[i] for i in validation_index]
-            val_ids = train_ids[validation_index]
-        else:
-            fit_texts, fit_ids, val_texts, val_ids = train.texts, train_ids, validation.texts, validation_ids
-
+        train_data, validation_data, steps_per_epoch, class_weight = member_data(seed)
         keras.utils.set_random_seed(seed)
-        model = build_text_classifier(
-            self.vectorizer_.vocabulary_size(),
-            self.sequence_length_,
-            num_classes=len(self.classes_),
-            name=member_name,
-            **dataclasses.asdict(self.model_config),
-        )
-        steps_per_epoch = math.ceil(len(fit_texts) / cfg.batch_size)
-        compile_text_classifier(
-            model,
-            steps_per_epoch=steps_per_epoch,
-            epochs=cfg.epochs,
-            learning_rate=cfg.learning_rate,
-            weight_decay=cfg.weight_decay,
-        )
-        train_data = make_token_dataset(
-            fit_texts, fit_ids, self.vectorizer_, self.sequence_length_, cfg.batch_size, shuffle=True, seed=seed
-        )
-        validation_data = make_token_dataset(
-            val_texts, val_ids, self.vectorizer_, self.sequence_length_, PREDICT_BATCH_SIZE
-        )
+        # Variables created in the scope are mirrored on every replica; Keras
+        # then splits each (global) batch across them.
+        with strategy.scope():
+            model = build_text_classifier(
+                self.vectorizer_.vocabulary_size(),
+                self.sequence_length_,
+                num_classes=len(self.classes_),
+                name=member_name,
+                **dataclasses.asdict(self.model_config),
+            )
+            compile_text_classifier(
+                model,
+                steps_per_epoch=steps_per_epoch,
+                epochs=cfg.epochs,
+                learning_rate=cfg.learning_rate,
+                weight_decay=cfg.weight_decay,
+            )
+        prepare_model(model, strategy)
+        if strategy.num_replicas_in_sync > 1:
+            # Every worker builds the same seeded dataset from memory; there
+            # are no files to shard, so workers split it by batches.
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            train_data, validation_data = train_data.with_options(options), validation_data.with_options(options)
         member_callbacks = [
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=cfg.patience, restore_best_weights=True
@@ -274,11 +394,18 @@ class TextClassifier:
             train_data,
             validation_data=validation_data,
             epochs=cfg.epochs,
-            class_weight=self._class_weights(fit_ids),
+            class_weight=class_weight,
             callbacks=member_callbacks,
             shuffle=False,  # the dataset shuffles itself, seeded
             verbose=self.verbose,
         )
+        if strategy is not tf.distribute.get_strategy():
+            # A plain single-device copy for prediction, saving and export:
+            # Keras' predict_on_batch under MirroredStrategy feeds the whole
+            # batch to every replica and returns each row once per replica.
+            trained = model
+            model = keras.models.clone_model(trained)
+            model.set_weights(trained.get_weights())
         if backup_dir is not None:
             rows = _read_epoch_log(epoch_log, index)
         else:
@@ -299,7 +426,10 @@ class TextClassifier:
         """
         settings = config_lib.dumps(
             {
-                "config": config_lib.configs_to_dict(self.model_config, self.training_config),
+                # A run may resume on other hardware: the strategy does not count.
+                "config": config_lib.configs_to_dict(
+                    self.model_config, dataclasses.replace(self.training_config, strategy="auto")
+                ),
                 "classes": self.classes_,
                 "sequence_length": self.sequence_length_,
                 "vocabulary": self.vectorizer_.get_vocabulary(),

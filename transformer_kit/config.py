@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+from transformer_kit.distribution import STRATEGIES
 from transformer_kit.layers.validation import check_choice, check_positive_int, check_rate
 
 SPLIT_MODES = ("auto", "word", "character")
@@ -61,6 +62,13 @@ class TrainingConfig:
             percentile of training lengths (multiple of 8, at most 512).
         split: `"auto"`, `"word"` or `"character"` (each CJK character a token).
         deterministic: enable TensorFlow op determinism for repeatable runs.
+        streaming: `True` to read the training CSV in chunks instead of into
+            memory (for files larger than memory; see
+            `transformer_kit.data.streaming`), `False`, or `"auto"` (files
+            over 1 GiB).
+        strategy: `tf.distribute` strategy, see `make_strategy`: `"auto"`
+            (mirrored over several GPUs, else none), `"none"`, `"mirrored"`,
+            `"multi-worker"` or `"tpu"`. `batch_size` is the global batch.
     """
 
     preset: str = "default"
@@ -80,6 +88,8 @@ class TrainingConfig:
     sequence_length: int | None = None
     split: str = "auto"
     deterministic: bool = True
+    strategy: str = "auto"
+    streaming: bool | str = "auto"
 
     def resolved_ensemble_size(self, num_train):
         """The number of transformers to train for `num_train` training texts."""
@@ -144,6 +154,8 @@ def validate_training_config(config):
         raise ValueError(f"`ngram_c` must be positive, got {config.ngram_c!r}.")
     check_choice("class_weight", config.class_weight, (None, "balanced"))
     check_choice("split", config.split, SPLIT_MODES)
+    check_choice("strategy", config.strategy, STRATEGIES)
+    check_choice("streaming", config.streaming, (True, False, "auto"))
     check_rate("weight_decay", config.weight_decay)
 
 

@@ -1,0 +1,260 @@
+"""Train on CSV files larger than memory: chunked reading, hashed validation split.
+
+`load_csv_dataset` holds every row in memory (twice: the DataFrame and the
+lists). For a file of tens of millions of rows that does not fit, so streaming
+mode instead
+
+1. scans the file once in chunks (`scan_csv`), keeping only the row count, the
+   count of each label and a bounded random sample of rows (reservoir
+   sampling). The vocabulary, sequence length, word/character mode and the
+   n-gram model are fitted on that sample;
+2. re-reads the file in chunks every epoch (`make_streaming_token_dataset`),
+   through a bounded shuffle buffer, so memory does not grow with the file.
+
+The validation rows are chosen by a hash of the text (`is_validation_text`):
+deterministic, the same in every pass and every process, needing no index of
+rows, and duplicates of a text always fall on the same side, so validation
+never scores texts the model was trained on.
+"""
+
+import collections
+import dataclasses
+import random
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from transformer_kit.data.loading import _is_tsv, _labels_to_strings, _missing_file_message
+from transformer_kit.data.pipeline import _pad_to_multiple
+from transformer_kit.errors import DataError
+
+CHUNK_ROWS = 50_000
+SAMPLE_ROWS = 100_000
+SHUFFLE_BUFFER = 50_000
+# Files above this size train in streaming mode when `streaming="auto"`.
+AUTO_STREAMING_BYTES = 1 << 30
+_HASH_BUCKETS = 1_000_000
+
+
+@dataclasses.dataclass
+class CsvSummary:
+    """What one streaming pass over the training files keeps.
+
+    Attributes:
+        num_rows: int, usable rows (with text and label).
+        train_label_counts: dict label -> rows outside the validation part.
+        validation_label_counts: dict label -> rows in the validation part.
+        sample_texts, sample_labels: lists, a uniform random sample of at
+            most `sample_size` training-part rows.
+        validation_texts, validation_labels: lists, the same for the
+            validation part (at most `sample_size // 5` rows).
+    """
+
+    num_rows: int
+    train_label_counts: dict
+    validation_label_counts: dict
+    sample_texts: list
+    sample_labels: list
+    validation_texts: list
+    validation_labels: list
+
+
+def should_stream(source, streaming):
+    """Whether `source` trains in streaming mode for the `streaming` setting.
+
+    Args:
+        source: what was passed to `fit` as training data.
+        streaming: `True`, `False` or `"auto"` (files over 1 GiB in total).
+
+    Returns:
+        bool. Only files (paths) can be streamed; `streaming=True` with a
+        DataFrame or lists is an error.
+    """
+    paths = _as_paths(source)
+    if streaming is True and paths is None:
+        raise DataError("Streaming mode reads CSV files: pass the training data as a path (or list of paths).")
+    if streaming == "auto" and paths is not None:
+        return sum(path.stat().st_size for path in paths if path.is_file()) > AUTO_STREAMING_BYTES
+    return bool(streaming) and streaming != "auto"
+
+
+def iter_csv_chunks(paths, text_column="text", label_column="label", encoding=None, chunk_rows=CHUNK_ROWS):
+    """Yield `(texts, labels)` lists of at most `chunk_rows` usable rows.
+
+    Cells are read exactly as `load_csv_dataset` reads them (all strings;
+    only an empty cell is missing; labels stripped); rows without text or
+    label are skipped.
+
+    Args:
+        paths: a path or list of paths (CSV, TSV, optionally `.gz`).
+        text_column, label_column: column names.
+        encoding: file encoding, default UTF-8.
+        chunk_rows: int.
+
+    Yields:
+        `(texts, labels)`, two lists of str of equal length.
+    """
+    for path in _as_paths(paths):
+        if not path.is_file():
+            raise DataError(_missing_file_message(path))
+        reader = pd.read_csv(
+            path,
+            sep="\t" if _is_tsv(path) else ",",
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding=encoding or "utf-8",
+            compression="infer",
+            chunksize=chunk_rows,
+            usecols=lambda column: column in (text_column, label_column),
+        )
+        for chunk in reader:
+            for column, role in ((text_column, "text"), (label_column, "label")):
+                if column not in chunk.columns:
+                    raise DataError(f"{path}: no {role} column {column!r}. Pass the right name with --{role}-column.")
+            texts = chunk[text_column]
+            labels = _labels_to_strings(chunk[label_column])
+            keep = texts.notna() & (texts.fillna("").str.strip() != "") & (labels != "")
+            yield texts[keep].tolist(), labels[keep].tolist()
+
+
+def is_validation_text(text, fraction):
+    """Whether a text belongs to the validation part (a stable hash of the text).
+
+    Args:
+        text: str.
+        fraction: float in (0, 1), the share of texts held out.
+
+    Returns:
+        bool, the same for the same text in every run and process.
+
+    Example:
+
+    >>> is_validation_text("free prize!", 0.1) == is_validation_text("free prize!", 0.1)
+    True
+    """
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) % _HASH_BUCKETS < fraction * _HASH_BUCKETS
+
+
+def scan_csv(paths, text_column="text", label_column="label", encoding=None, validation_fraction=0.1,
+             sample_size=SAMPLE_ROWS, seed=0):
+    """One pass over the files: counts and bounded samples, see `CsvSummary`.
+
+    Args:
+        paths: a path or list of paths.
+        text_column, label_column, encoding: as in `iter_csv_chunks`.
+        validation_fraction: float in [0, 1). Share of texts (by hash) that
+            form the validation part; 0 for none.
+        sample_size: int. Most training-part rows kept in memory.
+        seed: int. Seeds the reservoir sampling.
+
+    Returns:
+        A `CsvSummary`.
+    """
+    rng = random.Random(seed)
+    counts = {False: collections.Counter(), True: collections.Counter()}
+    samples = {False: ([], []), True: ([], [])}
+    limits = {False: sample_size, True: max(1, sample_size // 5)}
+    seen = {False: 0, True: 0}
+    for texts, labels in iter_csv_chunks(paths, text_column, label_column, encoding):
+        for text, label in zip(texts, labels):
+            part = validation_fraction > 0 and is_validation_text(text, validation_fraction)
+            counts[part][label] += 1
+            seen[part] += 1
+            sample_texts, sample_labels = samples[part]
+            # Reservoir sampling (Algorithm R): a uniform sample in one pass.
+            if len(sample_texts) < limits[part]:
+                sample_texts.append(text)
+                sample_labels.append(label)
+            else:
+                slot = rng.randrange(seen[part])
+                if slot < limits[part]:
+                    sample_texts[slot], sample_labels[slot] = text, label
+    if not seen[False]:
+        raise DataError(f"{_describe(paths)}: no usable rows (every row lacks a text or a label).")
+    return CsvSummary(
+        num_rows=seen[False] + seen[True],
+        train_label_counts=dict(counts[False]),
+        validation_label_counts=dict(counts[True]),
+        sample_texts=samples[False][0],
+        sample_labels=samples[False][1],
+        validation_texts=samples[True][0],
+        validation_labels=samples[True][1],
+    )
+
+
+def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, part="train",
+                                 validation_fraction=0.1, batch_size=32, shuffle_buffer=SHUFFLE_BUFFER,
+                                 seed=0, text_column="text", label_column="label", encoding=None):
+    """A `tf.data.Dataset` of `(token ids, label ids)` batches read from files in chunks.
+
+    Like `make_token_dataset`, each batch is padded to its longest text
+    (a multiple of 8, at most `sequence_length`), but rows come from the
+    files chunk by chunk on every pass, so memory stays bounded by the chunk
+    size and `shuffle_buffer`.
+
+    Args:
+        paths: a path or list of paths.
+        encoder: a fitted `LabelEncoder`; rows with labels it does not know
+            are an error.
+        vectorizer: an adapted (ragged) `TextVectorization`.
+        sequence_length: int.
+        part: `"train"` (rows outside the validation part), `"validation"`
+            or `"all"`.
+        validation_fraction: float, as in `scan_csv`.
+        batch_size: int, the global batch size.
+        shuffle_buffer: int; 0 disables shuffling (always off for
+            `"validation"`).
+        seed: int, seeds the shuffle.
+        text_column, label_column, encoding: as in `iter_csv_chunks`.
+
+    Returns:
+        A `tf.data.Dataset`.
+    """
+    paths = [str(path) for path in _as_paths(paths)]
+
+    def rows():
+        for texts, labels in iter_csv_chunks(paths, text_column, label_column, encoding):
+            if part != "all" and validation_fraction > 0:
+                wanted = part == "validation"
+                kept = [(t, l) for t, l in zip(texts, labels) if is_validation_text(t, validation_fraction) == wanted]
+                texts, labels = [t for t, _ in kept], [l for _, l in kept]
+            if texts:
+                ids = encoder.encode(labels, source=_describe(paths))
+                yield from zip(texts, ids.astype("int32").tolist())
+
+    dataset = tf.data.Dataset.from_generator(
+        rows,
+        output_signature=(tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int32)),
+    )
+    if shuffle_buffer and part != "validation":
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+    def vectorize(batch_texts, batch_labels):
+        ids = vectorizer(batch_texts)
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.RaggedTensor.from_tensor(ids, padding=0)
+        return _pad_to_multiple(ids[:, :sequence_length], sequence_length), batch_labels
+
+    dataset = dataset.batch(batch_size).map(vectorize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def class_counts_array(counts, encoder):
+    """Label counts as an array indexed by class id."""
+    return np.asarray([counts.get(name, 0) for name in encoder.classes_], dtype="int64")
+
+
+def _as_paths(source):
+    if isinstance(source, (str, Path)):
+        return [Path(source)]
+    if isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, Path)) for p in source):
+        return [Path(p) for p in source]
+    return None
+
+
+def _describe(paths):
+    return " + ".join(str(p) for p in _as_paths(paths) or [])
