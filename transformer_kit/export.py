@@ -325,7 +325,9 @@ def _sparse_ngram_probabilities(ngram_model):
         logits = tf.sparse.sparse_dense_matmul(features, tf.convert_to_tensor(head.kernel)) + head.bias
         return head.activation(logits)[:-1]
 
-    return probabilities, [sparse_counter, ngram_model]
+    # Not the whole n-gram model: its dense counter's vocabulary would be
+    # saved a second time without being used.
+    return probabilities, [sparse_counter, tfidf, head]
 
 
 # --------------------------------------------------------------- metadata
