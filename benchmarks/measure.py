@@ -114,7 +114,11 @@ def measure_system(task: dict) -> dict:
     passes = system.epochs if system.epochs else 1
     result["train_samples_per_s"] = passes * len(data.train_texts) / timer.seconds
 
-    predicted = system.predict(data.test_texts)
+    # In batches: one call over the whole test split would make the Keras systems' peak
+    # memory the size of that one giant batch (attention scores for 7,600 × 200² on AG News).
+    predicted = []
+    for start in range(0, len(data.test_texts), INFERENCE_BATCH_SIZE):
+        predicted += system.predict(data.test_texts[start:start + INFERENCE_BATCH_SIZE])
     result.update(evaluate_predictions(data.test_labels, predicted))
 
     serve = system.inference_fn()

@@ -113,6 +113,8 @@ def describe_machine() -> dict:
             "tensorflow", "keras", "keras-hub", "scikit-learn", "numpy", "pandas",
             "fasttext-wheel", "fasttext"] if version(name)},
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        # Other jobs on a shared machine slow every system; this says how busy it was.
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -173,7 +175,8 @@ def markdown_report(results: list[dict], machine: dict, command: str, args) -> s
         f"({machine['usable_cores']} usable), {machine['memory_gb']} GB RAM",
         f"- {machine['platform']}, Python {machine['python']}",
         "- " + ", ".join(f"{k} {v}" for k, v in machine["packages"].items()),
-        f"- Date: {machine['date']}",
+        f"- Date: {machine['date']}; load average (1, 5, 15 min) at start: "
+        f"{', '.join(str(x) for x in machine.get('load_average_at_start', []))}",
         "",
     ]
     for dataset in args.datasets:
