@@ -51,9 +51,9 @@ class TransformerKitSystem(BenchmarkSystem):
         return [str(label) for label in self.classifier.predict(list(texts))]
 
     def inference_fn(self) -> Callable[[Sequence[str]], object]:
-        path = self._export_dir.name + "/saved_model"
-        self.classifier.export(path)
-        self._signature = tf.saved_model.load(path).signatures["serving_default"]
+        # export() writes TensorFlow Serving's layout, base/<version>/, and returns that folder.
+        version_dir = self.classifier.export(self._export_dir.name + "/saved_model")
+        self._signature = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
         signature = self._signature
 
         def serve(batch: Sequence[str]):
