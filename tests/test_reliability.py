@@ -1,6 +1,7 @@
 """Reliability of training and loading: repeatable runs, crash-safe resume,
 atomic run directories, safe loading of untrusted files, robust serving input."""
 
+import json
 import os
 import re
 import shutil
@@ -8,12 +9,18 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import transformer_kit
 from keyword_data import keyword_dataset, write_keyword_csv
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.cli import main
@@ -115,3 +122,96 @@ def test_run_directory_without_manifest_is_refused(saved_run, tmp_path, capsys):
     assert main(["info", str(run)]) == 2
     error = capsys.readouterr().err
     assert "not a complete run directory" in error and "Traceback" not in error
+
+
+def rewrite_model_config(model_path, edit):
+    """Apply `edit` to the `config.json` inside a `.keras` zip archive."""
+    with zipfile.ZipFile(model_path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(entries["config.json"])
+    layer = next(layer for layer in config["config"]["layers"] if layer["config"]["name"] == "probabilities")
+    edit(layer)
+    entries["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(model_path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+def test_model_with_a_lambda_layer_is_refused(saved_run, tmp_path):
+    run = copy_run(saved_run, tmp_path)
+    lambda_layer = keras.saving.serialize_keras_object(keras.layers.Lambda(lambda parts: parts[0]))
+
+    def to_lambda(layer):
+        lambda_layer["config"]["name"] = layer["config"]["name"]
+        layer.update(module=lambda_layer["module"], class_name="Lambda", registered_name=None, config=lambda_layer["config"])
+
+    rewrite_model_config(run / "model.keras", to_lambda)
+    with pytest.raises(RunDirectoryError, match="safely") as error:
+        TextClassifier.load(run)
+    assert "safe_mode" in str(error.value)  # Keras' own reason: lambdas are code
+
+
+def test_model_pointing_at_os_system_is_refused_without_running_it(saved_run, tmp_path):
+    run = copy_run(saved_run, tmp_path)
+    marker = tmp_path / "pwned"
+
+    def to_os_system(layer):
+        layer.update(module="os", class_name="system", registered_name=None, config={"command": f"touch {marker}"})
+
+    rewrite_model_config(run / "model.keras", to_os_system)
+    with pytest.raises(RunDirectoryError, match="safely"):
+        TextClassifier.load(run)
+    assert not marker.exists()
+
+
+def test_config_with_unknown_keys_is_refused(saved_run, tmp_path):
+    run = copy_run(saved_run, tmp_path)
+    record = json.loads((run / "config.json").read_text())
+    record["config"]["training"]["__reduce__"] = "os.system"
+    (run / "config.json").write_text(json.dumps(record))
+    with pytest.raises(RunDirectoryError, match=r"not a valid run configuration.*__reduce__"):
+        TextClassifier.load(run)
+
+
+def test_package_never_uses_pickle():
+    package = Path(transformer_kit.__file__).parent
+    pattern = re.compile(r"\bimport (c?pickle|dill|joblib|marshal|shelve)\b|read_pickle|allow_pickle\s*=\s*True|safe_mode\s*=\s*False")
+    offenders = [str(path) for path in package.rglob("*.py") if pattern.search(path.read_text())]
+    assert offenders == []
+
+
+# Any Unicode except surrogates (which UTF-8 cannot encode): control
+# characters, emoji, CJK, combining marks, and very long repetitions.
+SERVING_TEXTS = st.lists(
+    st.text(max_size=60) | st.builds(lambda text, times: text * times, st.text(min_size=1, max_size=8), st.integers(200, 3000)),
+    min_size=1,
+    max_size=6,
+)
+
+
+def assert_probabilities(probabilities, rows):
+    probabilities = np.asarray(probabilities, dtype="float64")
+    assert probabilities.shape[0] == rows
+    assert np.isfinite(probabilities).all()
+    assert (probabilities >= 0).all() and (probabilities <= 1).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=SERVING_TEXTS)
+def test_predict_proba_survives_arbitrary_unicode(fitted, texts):
+    assert_probabilities(fitted.predict_proba(texts).to_numpy(), len(texts))
+
+
+@pytest.fixture(scope="module")
+def serving_default(fitted, tmp_path_factory):
+    export = pytest.importorskip("transformer_kit.export")
+    version_dir = export.export_saved_model(fitted, tmp_path_factory.mktemp("export") / "model")
+    return tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=SERVING_TEXTS)
+def test_exported_saved_model_survives_arbitrary_unicode(serving_default, texts):
+    outputs = serving_default(text=tf.constant(texts))
+    assert_probabilities(outputs["probabilities"].numpy(), len(texts))
