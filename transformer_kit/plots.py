@@ -1,11 +1,10 @@
 """PNG plots saved with every run: learning curves and the confusion matrix."""
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only; never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+# Figures are built without pyplot: no global backend switch (notebooks keep
+# their inline plots), no display needed to save PNGs, no figures left open.
+from matplotlib.figure import Figure
 
 
 def plot_learning_curves(history_rows, path=None):
@@ -19,7 +18,8 @@ def plot_learning_curves(history_rows, path=None):
     Returns:
         The matplotlib `Figure`.
     """
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots(1, 2)
     members = sorted({row["member"] for row in history_rows})
     for metric, axis in zip(("loss", "accuracy"), axes):
         for member in members:
@@ -35,13 +35,13 @@ def plot_learning_curves(history_rows, path=None):
                     label=f"validation {member}",
                 )
         axis.set_xlabel("epoch")
+        axis.xaxis.get_major_locator().set_params(integer=True)
         axis.set_title(metric)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=100)
-        plt.close(figure)
     return figure
 
 
@@ -59,7 +59,8 @@ def plot_confusion_matrix(confusion, class_names, path=None, title="Confusion ma
     """
     confusion = np.asarray(confusion)
     size = max(4, 0.6 * len(class_names) + 2)
-    figure, axis = plt.subplots(figsize=(size, size))
+    figure = Figure(figsize=(size, size))
+    axis = figure.subplots()
     axis.imshow(confusion, cmap="Blues")
     axis.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
     axis.set_yticks(range(len(class_names)), class_names)
@@ -79,5 +80,4 @@ def plot_confusion_matrix(confusion, class_names, path=None, title="Confusion ma
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=100)
-        plt.close(figure)
     return figure
