@@ -216,7 +216,7 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
     """
     paths = [str(path) for path in _as_paths(paths)]
 
-    def rows():
+    def chunks():
         for texts, labels in iter_csv_chunks(paths, text_column, label_column, encoding):
             if part != "all" and validation_fraction > 0:
                 wanted = part == "validation"
@@ -224,12 +224,14 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
                 texts, labels = [t for t, _ in kept], [l for _, l in kept]
             if texts:
                 ids = encoder.encode(labels, source=_describe(paths))
-                yield from zip(texts, ids.astype("int32").tolist())
+                yield np.asarray(texts, dtype=object), ids.astype("int32")
 
+    # Whole chunks cross from Python into tf.data, then are split into rows:
+    # one Python call per chunk instead of per row (several times faster).
     dataset = tf.data.Dataset.from_generator(
-        rows,
-        output_signature=(tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int32)),
-    )
+        chunks,
+        output_signature=(tf.TensorSpec((None,), tf.string), tf.TensorSpec((None,), tf.int32)),
+    ).unbatch()
     if shuffle_buffer and part != "validation":
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
