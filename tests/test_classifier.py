@@ -144,3 +144,23 @@ def test_invalid_settings_name_the_setting():
         TextClassifier(epochs=0)
     with pytest.raises(ValueError, match="Unknown setting"):
         TextClassifier(learning_rat=1e-3)
+
+
+def test_auto_ngram_weight_prefers_the_better_model():
+    from transformer_kit.ngram import choose_ngram_weight
+
+    true_ids = np.array([0, 1, 0, 1])
+    good = np.array([[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]])
+    poor = np.full((4, 2), 0.5)
+    assert choose_ngram_weight(poor, good, true_ids) > 0.9
+    assert choose_ngram_weight(good, poor, true_ids) < 0.1
+    assert choose_ngram_weight(good, good, true_ids) == 0.5
+
+
+def test_default_preset_chooses_and_saves_its_blend_weight(tmp_path):
+    classifier = TextClassifier(**TINY)
+    classifier.fit(keyword_frame(200))
+    weights = classifier.blend_weights_
+    assert len(weights) == 2 and sum(weights) == pytest.approx(1.0)
+    loaded = TextClassifier.load(classifier.save(tmp_path / "run"))
+    assert loaded.blend_weights_ == pytest.approx(weights)

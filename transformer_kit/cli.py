@@ -72,7 +72,7 @@ def build_parser():
     hyper.add_argument("--class-weight", choices=["balanced", "none"], help="'balanced' weights classes inversely to their frequency (imbalanced data). Default: none.")
     hyper.add_argument("--seed", type=int, help="Random seed; the same seed gives the same model. Default: 0.")
     hyper.add_argument("--ensemble-size", type=int, help="Number of transformers averaged. Default: 3 below 20,000 texts, else 1.")
-    hyper.add_argument("--ngram-weight", type=float, help="Weight of the TF-IDF n-gram model in the blend, 0 to disable. Default: 0.5.")
+    hyper.add_argument("--ngram-weight", type=_weight, help="Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data. Default: auto.")
     hyper.add_argument("--max-tokens", type=int, help="Vocabulary size. Default: 20000.")
     hyper.add_argument("--sequence-length", type=int, help="Maximum tokens per text. Default: the 95th percentile of training lengths.")
     hyper.add_argument(
@@ -159,6 +159,15 @@ def build_parser():
     export.add_argument("--overwrite", action="store_true", help="Replace an existing version directory.")
     export.set_defaults(handler=run_export)
     return parser
+
+
+def _weight(value):
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number in [0, 1], got {value!r}") from None
 
 
 def _add_column_arguments(parser, labels, defaults_from_run=False):

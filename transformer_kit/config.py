@@ -14,7 +14,7 @@ SPLIT_MODES = ("auto", "word", "character")
 # transformer trails n-gram baselines by 1-3 points, and this closes the gap
 # (see benchmarks/RESULTS.md). "single" is the plain one-transformer model.
 PRESETS = {
-    "default": {"ensemble_size": "auto", "ngram_weight": 0.5},
+    "default": {"ensemble_size": "auto", "ngram_weight": "auto"},
     "single": {"ensemble_size": 1, "ngram_weight": 0.0},
     "ensemble": {"ensemble_size": 3, "ngram_weight": 0.0},
 }
@@ -54,7 +54,8 @@ class TrainingConfig:
         ensemble_size: number of transformers averaged, or `"auto"` (3 below
             20,000 training texts, where averaging helps most, else 1).
         ngram_weight: weight of the TF-IDF logistic regression in the blend
-            (0 disables it).
+            (0 disables it), or `"auto"`: chosen to minimize log-loss on
+            held-out data the n-gram model did not see.
         ngram_max_tokens: n-gram vocabulary size of that regression.
         ngram_c: inverse L2 regularization strength of that regression.
         max_tokens: transformer vocabulary size, padding and OOV included.
@@ -81,7 +82,7 @@ class TrainingConfig:
     class_weight: str | None = None
     seed: int = 0
     ensemble_size: int | str = "auto"
-    ngram_weight: float = 0.5
+    ngram_weight: float | str = "auto"
     ngram_max_tokens: int = 50000
     ngram_c: float = 10.0
     max_tokens: int = 20000
@@ -148,8 +149,10 @@ def validate_training_config(config):
         )
     if config.learning_rate <= 0:
         raise ValueError(f"`learning_rate` must be positive, got {config.learning_rate!r}.")
-    if not 0 <= config.ngram_weight <= 1:
-        raise ValueError(f"`ngram_weight` must be in [0, 1], got {config.ngram_weight!r}.")
+    if config.ngram_weight != "auto" and not (
+        isinstance(config.ngram_weight, (int, float)) and 0 <= config.ngram_weight <= 1
+    ):
+        raise ValueError(f"`ngram_weight` must be 'auto' or in [0, 1], got {config.ngram_weight!r}.")
     if config.ngram_c <= 0:
         raise ValueError(f"`ngram_c` must be positive, got {config.ngram_c!r}.")
     check_choice("class_weight", config.class_weight, (None, "balanced"))
