@@ -545,10 +545,23 @@ class TextClassifier:
                 rows = order[start : start + batch_size]
                 batch = _pad_batch([token_ids[i] for i in rows])
                 for part, member in zip(parts, members):
-                    part[rows] = as_class_probabilities(member.predict_on_batch(batch))
+                    part[rows] = self._member_scorer(member)(batch)
                 if with_ngram:
                     ngram[rows] = as_class_probabilities(self._ngram_scorer()(tf.constant([texts[i] for i in rows])))
         return parts + ([ngram] if with_ngram else [])
+
+    def _member_scorer(self, member):
+        # One tf.function per transformer with reduce_retracing: batches of
+        # many widths (multiples of 8) share a trace with a None length axis
+        # instead of retracing Keras' predict function for each width.
+        scorers = self.__dict__.setdefault("_member_scorers", {})
+        entry = scorers.get(id(member))
+        if entry is None or entry[0] is not member:  # ids of garbage-collected models are reused
+            function = tf.function(
+                lambda ids: as_class_probabilities(member(ids, training=False)), reduce_retracing=True
+            )
+            entry = scorers[id(member)] = (member, function)
+        return entry[1]
 
     def _ngram_scorer(self):
         # The sparse twin of the n-gram model: same numbers, ~10x faster than
