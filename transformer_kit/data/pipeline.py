@@ -132,7 +132,12 @@ def make_token_dataset(
             deterministic=True,
         )
     dataset = dataset.map(pad, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # One input thread: vectorizing a batch is ~20x cheaper than a training
+    # step, and on a small CPU tf.data's default pool competes with the model
+    # for cores (measured on 2 cores: ~950 vs ~600 samples/s on SST-2).
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _pad_to_multiple(ids, sequence_length):
