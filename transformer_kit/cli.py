@@ -66,6 +66,7 @@ def build_parser():
     train.add_argument("--overwrite", action="store_true", help="Replace an existing run directory at --output.")
     train.add_argument("--preset", default="default", choices=["default", "single", "ensemble"], help="default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); single: one transformer; ensemble: 3 transformers. Default: default.")
     hyper = train.add_argument_group("training settings (defaults come from the preset)")
+    hyper.add_argument("--validation-fraction", type=float, metavar="F", help="Share of DATA each transformer holds out for early stopping when --validation-data is not given. Default: 0.1.")
     hyper.add_argument("--epochs", type=int, help="Maximum epochs per transformer (early stopping usually ends sooner). Default: 10.")
     hyper.add_argument("--batch-size", type=int, help="Texts per batch. Default: 32.")
     hyper.add_argument("--learning-rate", type=float, help="Peak AdamW learning rate. Default: 1e-3.")
@@ -215,6 +216,7 @@ def run_train(args):
         "num_layers": args.num_layers,
         "ff_dim": args.ff_dim,
         "dropout": args.dropout,
+        "validation_fraction": args.validation_fraction,
     }
     classifier = TextClassifier(
         preset=args.preset,
