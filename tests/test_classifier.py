@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from sklearn import metrics
 
-from helpers import TINY, keyword_frame
+from keyword_data import TINY, keyword_frame
 from transformer_kit import TextClassifier
 from transformer_kit.errors import DataError, RunDirectoryError
 

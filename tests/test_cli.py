@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers import TINY_CLI, keyword_frame
+from keyword_data import TINY_CLI, keyword_frame
 from transformer_kit import cli
 
 

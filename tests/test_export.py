@@ -16,29 +16,14 @@ from transformer_kit.errors import RunDirectoryError
 from transformer_kit.export import METADATA_PATH, export_saved_model, load_exported, load_exported_predictor
 from transformer_kit.layers.probability_blend import as_class_probabilities
 
-KEYWORDS = {"positive": "wonderful", "negative": "dreadful", "neutral": "average"}
-FILLER = "the a film plot actor scene story music ending camera script cast".split()
-
-
-def keyword_dataset(classes, rows=210, seed=0):
-    """Texts of filler words plus one keyword that gives the label away."""
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for i in range(rows):
-        label = classes[i % len(classes)]
-        words = list(rng.choice(FILLER, rng.integers(3, 12))) + [KEYWORDS[label]]
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append(label)
-    return texts, labels
-
+from keyword_data import FILLER, KEYWORDS, keyword_dataset
 
 def tiny_classifier(classes):
     classifier = TextClassifier(
         preset="default", epochs=2, ensemble_size=1, embed_dim=16, num_heads=2, ff_dim=32, verbose=0
     )
     # An explicit validation set, so that metrics_ is filled and exported.
-    classifier.fit(keyword_dataset(classes), validation=keyword_dataset(classes, rows=60, seed=3))
+    classifier.fit(keyword_dataset(210, classes=classes), validation=keyword_dataset(60, seed=3, classes=classes))
     return classifier
 
 
@@ -50,7 +35,7 @@ def exported(request, tmp_path_factory):
 
 
 def awkward_texts(sequence_length):
-    texts, _ = keyword_dataset(list(KEYWORDS), rows=90, seed=1)
+    texts, _ = keyword_dataset(90, seed=1, classes=list(KEYWORDS))
     return texts + [
         "",
         "   ",
@@ -165,7 +150,7 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
 
 def test_token_id_signature_averages_the_transformers(exported):
     classifier, version_dir = exported
-    texts, _ = keyword_dataset(list(KEYWORDS), rows=20, seed=2)
+    texts, _ = keyword_dataset(20, seed=2, classes=list(KEYWORDS))
     ragged = classifier.vectorizer_(tf.constant(texts + [""]))
     token_ids = ragged.to_tensor()
     expected = np.mean(
