@@ -34,10 +34,7 @@ from transformer_kit.data import (
     vectorize_texts,
 )
 from transformer_kit.data.streaming import make_streaming_token_dataset, scan_csv, should_stream
-from transformer_kit.data.text_vectorization import (
-    standardize_cjk_characters,
-    standardize_words,
-)
+from transformer_kit.data.text_vectorization import STANDARDIZERS
 from transformer_kit.distribution import make_strategy, prepare_model
 from transformer_kit.errors import DataError, RunDirectoryError
 from transformer_kit.evaluation import evaluate_probabilities
@@ -52,7 +49,6 @@ from transformer_kit.run_directory import (
     write_manifest,
 )
 
-_STANDARDIZERS = {"word": standardize_words, "character": standardize_cjk_characters}
 PREDICT_BATCH_SIZE = 256
 
 
@@ -150,17 +146,11 @@ class TextClassifier:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(cfg.seed)
 
-        split_mode = detect_split_mode(train.texts) if cfg.split == "auto" else cfg.split
-        vectorizer = make_text_vectorizer(train.texts, max_tokens=cfg.max_tokens, split=split_mode)
-        lengths = [len(ids) for ids in vectorize_texts(vectorizer, train.texts)]
-        sequence_length = cfg.sequence_length or choose_sequence_length(lengths)
+        lengths = self._fit_vectorizer(train.texts)
 
         self.classes_ = list(encoder.classes_)
         self.label_encoder_ = encoder
-        self.split_mode_ = split_mode
-        self.sequence_length_ = sequence_length
-        self.vectorizer_ = vectorizer
-        self.data_report_ = build_data_report(train, validation, test, lengths, sequence_length)
+        self.data_report_ = build_data_report(train, validation, test, lengths, self.sequence_length_)
         self.sources_ = {
             name: dataset.source
             for name, dataset in (("train", train), ("validation", validation), ("test", test))
@@ -177,11 +167,7 @@ class TextClassifier:
         )
         if cfg.ngram_weight == "auto" and self.ngram_model_ is not None:
             self._choose_ngram_weight(train, train_ids, validation, validation_ids)
-        self.metrics_ = {}
-        if validation is not None:
-            self.metrics_["validation"] = self._score(validation.texts, validation_ids)
-        if test is not None:
-            self.metrics_["test"] = self._score(test.texts, test_ids)
+        self._score_splits(validation, validation_ids, test, test_ids)
         return self.history_
 
     def _fit_streaming(self, paths, validation, test, backup_dir, tensorboard_dir, callbacks, strategy):
@@ -221,10 +207,7 @@ class TextClassifier:
         if cfg.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(cfg.seed)
-        self.split_mode_ = detect_split_mode(sample.texts) if cfg.split == "auto" else cfg.split
-        self.vectorizer_ = make_text_vectorizer(sample.texts, max_tokens=cfg.max_tokens, split=self.split_mode_)
-        lengths = [len(ids) for ids in vectorize_texts(self.vectorizer_, sample.texts)]
-        self.sequence_length_ = cfg.sequence_length or choose_sequence_length(lengths)
+        lengths = self._fit_vectorizer(sample.texts)
         self.classes_ = list(encoder.classes_)
         self.label_encoder_ = encoder
         self.data_report_ = build_data_report(sample, validation, test, lengths, self.sequence_length_)
@@ -267,12 +250,27 @@ class TextClassifier:
             cfg.resolved_ensemble_size(train_rows), member_data, sample.texts, sample_ids,
             backup_dir, tensorboard_dir, callbacks, strategy,
         )
+        self._score_splits(validation, validation_ids, test, test_ids)
+        return self.history_
+
+    def _fit_vectorizer(self, texts):
+        """Choose word/character tokens, learn the vocabulary and the sequence length.
+
+        Returns the untruncated token count of each text, for the data report.
+        """
+        cfg = self.training_config
+        self.split_mode_ = detect_split_mode(texts) if cfg.split == "auto" else cfg.split
+        self.vectorizer_ = make_text_vectorizer(texts, max_tokens=cfg.max_tokens, split=self.split_mode_)
+        lengths = [len(ids) for ids in vectorize_texts(self.vectorizer_, texts)]
+        self.sequence_length_ = cfg.sequence_length or choose_sequence_length(lengths)
+        return lengths
+
+    def _score_splits(self, validation, validation_ids, test, test_ids):
         self.metrics_ = {}
         if validation is not None:
             self.metrics_["validation"] = self._score(validation.texts, validation_ids)
         if test is not None:
             self.metrics_["test"] = self._score(test.texts, test_ids)
-        return self.history_
 
     def _fit_members_and_ngram(self, ensemble_size, member_data, ngram_texts, ngram_ids,
                                backup_dir, tensorboard_dir, callbacks, strategy):
@@ -495,7 +493,7 @@ class TextClassifier:
         # needs dense tensors. Padding is masked, so results do not change.
         fixed_vectorizer = keras.layers.TextVectorization(
             max_tokens=self.vectorizer_.vocabulary_size(),
-            standardize=_STANDARDIZERS[self.split_mode_],
+            standardize=STANDARDIZERS[self.split_mode_],
             split="whitespace",
             output_sequence_length=self.sequence_length_,
             vocabulary=self.vectorizer_.get_vocabulary(),
@@ -539,7 +537,7 @@ class TextClassifier:
         with_ngram = self.ngram_model_ is not None
         ngram = np.zeros((len(texts), num_classes), "float32") if with_ngram else None
         if texts:
-            token_ids = vectorize_texts(self._ragged_vectorizer(), texts, self.sequence_length_)
+            token_ids = vectorize_texts(self.vectorizer_, texts, self.sequence_length_)
             order = np.argsort([len(ids) for ids in token_ids], kind="stable")
             for start in range(0, len(texts), batch_size):
                 rows = order[start : start + batch_size]
@@ -700,7 +698,7 @@ class TextClassifier:
         fixed = model.get_layer("text_vectorizer")
         self.vectorizer_ = keras.layers.TextVectorization(
             max_tokens=fixed.vocabulary_size(),
-            standardize=_STANDARDIZERS[self.split_mode_],
+            standardize=STANDARDIZERS[self.split_mode_],
             split="whitespace",
             ragged=True,
             vocabulary=fixed.get_vocabulary(),
@@ -749,9 +747,6 @@ class TextClassifier:
         return export_saved_model(self, path, version=version, overwrite=overwrite)
 
     # ------------------------------------------------------------- helpers
-
-    def _ragged_vectorizer(self):
-        return self.vectorizer_
 
     def _as_dataset(self, data, role):
         if isinstance(data, TextDataset):

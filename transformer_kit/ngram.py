@@ -14,10 +14,9 @@ import scipy.sparse
 import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 
-from transformer_kit.data.text_vectorization import standardize_cjk_characters, standardize_words
+from transformer_kit.data.text_vectorization import STANDARDIZERS
 from transformer_kit.layers import TfidfWeighting
 
-_STANDARDIZERS = {"word": standardize_words, "character": standardize_cjk_characters}
 
 
 def fit_ngram_classifier(
@@ -48,7 +47,7 @@ def fit_ngram_classifier(
     def make_counter(name, sparse):
         return keras.layers.TextVectorization(
             max_tokens=max_tokens,
-            standardize=_STANDARDIZERS[split],
+            standardize=STANDARDIZERS[split],
             split="whitespace",
             ngrams=2,
             output_mode="count",

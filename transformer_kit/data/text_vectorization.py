@@ -84,6 +84,11 @@ def standardize_cjk_characters(text):
     return _standardize(text, split_cjk=True)
 
 
+# Split mode -> standardization; the vectorizer, the n-gram model and a
+# reloaded classifier all look it up here so they cannot disagree.
+STANDARDIZERS = {"word": standardize_words, "character": standardize_cjk_characters}
+
+
 def detect_split_mode(texts, threshold=0.3):
     """Guess whether texts need word or per-character tokens.
 
@@ -150,7 +155,7 @@ def make_text_vectorizer(texts, max_tokens=20000, split="auto", sequence_length=
         raise ValueError("`texts` is empty; the vocabulary needs training texts.")
     if split == "auto":
         split = detect_split_mode(texts)
-    standardize = standardize_cjk_characters if split == "character" else standardize_words
+    standardize = STANDARDIZERS[split]
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens,
         standardize=standardize,
