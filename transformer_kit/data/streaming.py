@@ -28,7 +28,7 @@ import pandas as pd
 import tensorflow as tf
 
 from transformer_kit.data.loading import _is_tsv, _labels_to_strings, _missing_file_message
-from transformer_kit.data.pipeline import _pad_to_multiple
+from transformer_kit.data.pipeline import PREFETCH_BATCHES, _pad_to_multiple, with_input_options
 from transformer_kit.errors import DataError
 
 CHUNK_ROWS = 50_000
@@ -242,7 +242,7 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
         return _pad_to_multiple(ids[:, :sequence_length], sequence_length), batch_labels
 
     dataset = dataset.batch(batch_size).map(vectorize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return with_input_options(dataset.prefetch(PREFETCH_BATCHES))
 
 
 def class_counts_array(counts, encoder):
