@@ -363,6 +363,17 @@ def test_choose_sequence_length_rounds_up_and_clips():
     assert choose_sequence_length([]) == 16
 
 
+def test_choose_sequence_length_bounds_the_tokens_of_an_epoch():
+    # 25,000 long texts: 3M tokens per epoch allow 120, but never below 128.
+    assert choose_sequence_length([400] * 25000) == 128
+    # 10,000 texts may use 300 tokens each; the 95th percentile (200) fits.
+    assert choose_sequence_length([200] * 10000) == 200
+    assert choose_sequence_length([400] * 10000) == 296
+    # A sample of lengths from a larger (streamed) corpus: the corpus size counts.
+    assert choose_sequence_length([400] * 1000, num_texts=25000) == 128
+    assert choose_sequence_length([400] * 25000, tokens_per_epoch=None) == 400
+
+
 def test_fixed_length_vectorizer_is_also_dynamically_padded():
     vectorizer = make_text_vectorizer(["a b c", "d"], split="word", sequence_length=20)
     (ids,) = list(make_token_dataset(["a b c", "d zzz"], None, vectorizer, 20, batch_size=2))

@@ -75,7 +75,7 @@ def build_parser():
     hyper.add_argument("--ensemble-size", type=int, help="Number of transformers averaged. Default: 3 below 20,000 texts, else 1.")
     hyper.add_argument("--ngram-weight", type=_weight, help="Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data. Default: auto.")
     hyper.add_argument("--max-tokens", type=int, help="Vocabulary size. Default: 20000.")
-    hyper.add_argument("--sequence-length", type=int, help="Maximum tokens per text. Default: the 95th percentile of training lengths.")
+    hyper.add_argument("--sequence-length", type=int, help="Maximum tokens per text. Default: the 95th percentile of training lengths, at most 512 (less for large corpora of long texts: an epoch is kept near 3M tokens, never under 128).")
     hyper.add_argument(
         "--strategy",
         choices=["auto", "none", "mirrored", "multi-worker", "tpu"],

@@ -15,10 +15,28 @@ import numpy as np
 _IMBALANCE_WARNING = 10.0
 _TRUNCATION_WARNING = 0.05
 _SMALL_CLASS_WARNING = 10
+# See `choose_sequence_length`: the automatic length keeps an epoch within
+# about this many tokens, but never goes below _MIN_BUDGET_LENGTH for it.
+EPOCH_TOKEN_BUDGET = 3_000_000
+_MIN_BUDGET_LENGTH = 128
 
 
-def choose_sequence_length(token_lengths, percentile=95, multiple_of=8, minimum=16, maximum=512):
+def choose_sequence_length(
+    token_lengths,
+    percentile=95,
+    multiple_of=8,
+    minimum=16,
+    maximum=512,
+    tokens_per_epoch=EPOCH_TOKEN_BUDGET,
+    num_texts=None,
+):
     """Pick a sequence length that fits most texts without padding for outliers.
+
+    Training cost grows with texts x length (and attention with length
+    squared), so for a large corpus of long texts the length is also capped
+    at `tokens_per_epoch / num_texts` (never below 128): 25,000 IMDB reviews
+    train on their first 128 tokens instead of 512, about 4x faster, while
+    the default blend's n-gram model still reads every word.
 
     Args:
         token_lengths: sequence of int. Token counts of the training texts.
@@ -28,6 +46,10 @@ def choose_sequence_length(token_lengths, percentile=95, multiple_of=8, minimum=
         minimum: int, default 16.
         maximum: int, default 512. Attention cost grows with the square of
             the length, so very long outliers are truncated instead.
+        tokens_per_epoch: int or `None`, default 3,000,000. See above;
+            `None` for no such cap.
+        num_texts: int or `None`. Number of training texts, when
+            `token_lengths` is only a sample of them (streaming).
 
     Returns:
         int in `[minimum, maximum]`.
@@ -36,12 +58,18 @@ def choose_sequence_length(token_lengths, percentile=95, multiple_of=8, minimum=
 
     >>> choose_sequence_length([10] * 90 + [100] * 10, percentile=90)
     24
+    >>> choose_sequence_length([400] * 25000)
+    128
     """
     lengths = np.asarray(list(token_lengths), dtype=np.float64)
     if lengths.size == 0:
         return int(minimum)
     length = math.ceil(np.percentile(lengths, percentile))
     length = math.ceil(length / multiple_of) * multiple_of
+    if tokens_per_epoch:
+        num_texts = num_texts or lengths.size
+        budget = tokens_per_epoch // num_texts // multiple_of * multiple_of
+        maximum = min(maximum, max(budget, _MIN_BUDGET_LENGTH))
     return int(min(max(length, minimum), maximum))
 
 
@@ -216,6 +244,8 @@ def _warnings(report):
     if report.get("truncated_fraction", 0) > _TRUNCATION_WARNING:
         warnings.append(
             f"{report['truncated_fraction']:.0%} of training texts are longer than "
-            f"the sequence length {report['sequence_length']} and get truncated."
+            f"the sequence length {report['sequence_length']} and get truncated "
+            "(the n-gram model still reads them whole); set sequence_length "
+            "(--sequence-length) to keep more, at a higher training cost."
         )
     return warnings
