@@ -161,12 +161,15 @@ class TextClassifier:
             self._check_backup_settings(Path(backup_dir))
 
         member_data = self._in_memory_member_data(train, train_ids, validation, validation_ids)
+        held_out_ngram = None
+        if cfg.ngram_weight == "auto" and validation is None:
+            held_out_ngram = lambda: self._held_out_ngram_weight(train, train_ids)  # noqa: E731
         self._fit_members_and_ngram(
             cfg.resolved_ensemble_size(len(train)), member_data, train.texts, train_ids,
-            backup_dir, tensorboard_dir, callbacks, strategy,
+            backup_dir, tensorboard_dir, callbacks, strategy, held_out_ngram,
         )
-        if cfg.ngram_weight == "auto" and self.ngram_model_ is not None:
-            self._choose_ngram_weight(train, train_ids, validation, validation_ids)
+        if cfg.ngram_weight == "auto" and validation is not None and self.ngram_model_ is not None:
+            self._validation_ngram_weight(validation, validation_ids)
         self._score_splits(validation, validation_ids, test, test_ids)
         return self.history_
 
@@ -207,7 +210,7 @@ class TextClassifier:
         if cfg.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(cfg.seed)
-        lengths = self._fit_vectorizer(sample.texts)
+        lengths = self._fit_vectorizer(sample.texts, num_texts=train_rows)
         self.classes_ = list(encoder.classes_)
         self.label_encoder_ = encoder
         self.data_report_ = build_data_report(sample, validation, test, lengths, self.sequence_length_)
@@ -253,16 +256,17 @@ class TextClassifier:
         self._score_splits(validation, validation_ids, test, test_ids)
         return self.history_
 
-    def _fit_vectorizer(self, texts):
+    def _fit_vectorizer(self, texts, num_texts=None):
         """Choose word/character tokens, learn the vocabulary and the sequence length.
 
+        `num_texts`: the number of training texts when `texts` is a sample.
         Returns the untruncated token count of each text, for the data report.
         """
         cfg = self.training_config
         self.split_mode_ = detect_split_mode(texts) if cfg.split == "auto" else cfg.split
         self.vectorizer_ = make_text_vectorizer(texts, max_tokens=cfg.max_tokens, split=self.split_mode_)
         lengths = [len(ids) for ids in vectorize_texts(self.vectorizer_, texts)]
-        self.sequence_length_ = cfg.sequence_length or choose_sequence_length(lengths)
+        self.sequence_length_ = cfg.sequence_length or choose_sequence_length(lengths, num_texts=num_texts)
         return lengths
 
     def _score_splits(self, validation, validation_ids, test, test_ids):
@@ -273,7 +277,13 @@ class TextClassifier:
             self.metrics_["test"] = self._score(test.texts, test_ids)
 
     def _fit_members_and_ngram(self, ensemble_size, member_data, ngram_texts, ngram_ids,
-                               backup_dir, tensorboard_dir, callbacks, strategy):
+                               backup_dir, tensorboard_dir, callbacks, strategy, held_out_ngram=None):
+        """Train the transformers, then the n-gram regression, and build `model_`.
+
+        `held_out_ngram`, if given, is called after the transformers: it
+        returns `(weight, model)`, the blend weight chosen on held-out data and
+        the n-gram model fitted without it, whose weights start the final fit.
+        """
         cfg = self.training_config
         members, history_rows = [], []
         for index in range(ensemble_size):
@@ -284,48 +294,49 @@ class TextClassifier:
         self.members_ = members
 
         self.ngram_model_ = None
+        chosen_weight, initial_ngram = held_out_ngram() if held_out_ngram else (None, None)
         if cfg.ngram_weight == "auto" or cfg.ngram_weight > 0:
             self._say("\nFitting the n-gram TF-IDF logistic regression")
-            self.ngram_model_ = fit_ngram_classifier(
-                ngram_texts,
-                ngram_ids,
-                len(self.classes_),
-                split=self.split_mode_,
-                max_tokens=cfg.ngram_max_tokens,
-                c=cfg.ngram_c,
-                class_weight=cfg.class_weight,
-                seed=cfg.seed,
-            )
-        self.blend_weights_ = self._blend_weights(len(members), self.ngram_model_ is not None)
+            self.ngram_model_ = self._fit_ngram(ngram_texts, ngram_ids, warm_start=initial_ngram)
+        self.blend_weights_ = self._blend_weights(len(members), self.ngram_model_ is not None, chosen_weight)
         self.model_ = self._build_inference_model()
         self.history_ = pd.DataFrame(history_rows)
 
-    def _choose_ngram_weight(self, train, train_ids, validation, validation_ids):
-        """Set the blend weights from held-out data the n-gram model never saw.
+    def _fit_ngram(self, texts, ids, warm_start=None):
+        cfg = self.training_config
+        return fit_ngram_classifier(
+            texts, ids, len(self.classes_), split=self.split_mode_, max_tokens=cfg.ngram_max_tokens,
+            min_df=cfg.ngram_min_df, c=cfg.ngram_c, class_weight=cfg.class_weight, seed=cfg.seed,
+            warm_start=warm_start,
+        )
 
-        With validation data: the whole ensemble against the n-gram model on
-        it. Without: transformer 0 on its own validation split against an
-        n-gram model refitted without that split (one extra fit, seconds).
+    def _held_out_ngram_weight(self, train, train_ids):
+        """The blend weight from transformer 0's own validation split.
+
+        An n-gram model is fitted without that split (transformer 0 never
+        trained on it either) and the weight minimizing log-loss there is
+        chosen. Returns `(weight, that n-gram model)`; the model's weights then
+        start the final fit on all the training data, which so converges in
+        a fraction of the iterations.
         """
         cfg = self.training_config
-        if validation is not None:
-            texts, true_ids = validation.texts, validation_ids
-            parts = self._part_probabilities(texts, self.members_)
-            transformer, ngram = np.mean(parts[:-1], axis=0), parts[-1]
-        else:
-            train_index, held_out = stratified_split(train.labels, test_size=cfg.validation_fraction, seed=cfg.seed)
-            texts, true_ids = [train.texts[i] for i in held_out], train_ids[held_out]
-            transformer = self._part_probabilities(texts, self.members_[:1])[0]
-            held_out_ngram = fit_ngram_classifier(
-                [train.texts[i] for i in train_index], train_ids[train_index], len(self.classes_),
-                split=self.split_mode_, max_tokens=cfg.ngram_max_tokens, c=cfg.ngram_c,
-                class_weight=cfg.class_weight, seed=cfg.seed,
-            )
-            ngram = np.asarray(as_class_probabilities(held_out_ngram.predict(tf.constant(texts), verbose=0)))
+        train_index, held_out = stratified_split(train.labels, test_size=cfg.validation_fraction, seed=cfg.seed)
+        texts, true_ids = [train.texts[i] for i in held_out], train_ids[held_out]
+        transformer = self._part_probabilities(texts, self.members_[:1])[0]
+        self._say("\nFitting the n-gram TF-IDF logistic regression without transformer 1's validation split")
+        held_out_ngram = self._fit_ngram([train.texts[i] for i in train_index], train_ids[train_index])
+        ngram = np.asarray(as_class_probabilities(held_out_ngram.predict(tf.constant(texts), verbose=0)))
         weight = choose_ngram_weight(transformer, ngram, true_ids)
         self._say(f"N-gram model weight in the blend, chosen on {len(texts)} held-out texts: {weight:.2f}")
-        ensemble_size = len(self.members_)
-        self.blend_weights_ = [(1.0 - weight) / ensemble_size] * ensemble_size + [weight]
+        return weight, held_out_ngram
+
+    def _validation_ngram_weight(self, validation, validation_ids):
+        """Set the blend weights from the whole ensemble and the n-gram model on `validation`."""
+        parts = self._part_probabilities(validation.texts, self.members_)
+        transformer, ngram = np.mean(parts[:-1], axis=0), parts[-1]
+        weight = choose_ngram_weight(transformer, ngram, validation_ids)
+        self._say(f"N-gram model weight in the blend, chosen on {len(validation.texts)} validation texts: {weight:.2f}")
+        self.blend_weights_ = self._blend_weights(len(self.members_), True, weight)
         self.model_ = self._build_inference_model()
 
     def _in_memory_member_data(self, train, train_ids, validation, validation_ids):
@@ -479,10 +490,11 @@ class TextClassifier:
         weights = compute_class_weight("balanced", classes=present, y=ids)
         return {int(label): float(weight) for label, weight in zip(present, weights)}
 
-    def _blend_weights(self, ensemble_size, with_ngram):
+    def _blend_weights(self, ensemble_size, with_ngram, chosen_weight=None):
         ngram_weight = self.training_config.ngram_weight if with_ngram else 0.0
         if ngram_weight == "auto":
-            ngram_weight = 0.5  # until fit chooses it on held-out data
+            # Chosen on held-out data; without any (streaming), an even blend.
+            ngram_weight = 0.5 if chosen_weight is None else chosen_weight
         weights = [(1.0 - ngram_weight) / ensemble_size] * ensemble_size
         return weights + ([ngram_weight] if with_ngram else [])
 

@@ -56,11 +56,15 @@ class TrainingConfig:
         ngram_weight: weight of the TF-IDF logistic regression in the blend
             (0 disables it), or `"auto"`: chosen to minimize log-loss on
             held-out data the n-gram model did not see.
-        ngram_max_tokens: n-gram vocabulary size of that regression.
+        ngram_max_tokens: n-gram vocabulary cap of that regression.
+        ngram_min_df: keep only n-grams found in at least this many
+            training texts.
         ngram_c: inverse L2 regularization strength of that regression.
         max_tokens: transformer vocabulary size, padding and OOV included.
         sequence_length: maximum tokens per text, or `None` to choose the 95th
-            percentile of training lengths (multiple of 8, at most 512).
+            percentile of training lengths (multiple of 8, at most 512, and
+            shorter for large corpora of long texts: see
+            `choose_sequence_length`).
         split: `"auto"`, `"word"` or `"character"` (each CJK character a token).
         deterministic: enable TensorFlow op determinism for repeatable runs.
         streaming: `True` to read the training CSV in chunks instead of into
@@ -83,7 +87,8 @@ class TrainingConfig:
     seed: int = 0
     ensemble_size: int | str = "auto"
     ngram_weight: float | str = "auto"
-    ngram_max_tokens: int = 50000
+    ngram_max_tokens: int = 150000
+    ngram_min_df: int = 2
     ngram_c: float = 10.0
     max_tokens: int = 20000
     sequence_length: int | None = None
@@ -139,6 +144,7 @@ def validate_training_config(config):
     check_positive_int("patience", config.patience)
     check_positive_int("max_tokens", config.max_tokens)
     check_positive_int("ngram_max_tokens", config.ngram_max_tokens)
+    check_positive_int("ngram_min_df", config.ngram_min_df)
     if config.ensemble_size != "auto":
         check_positive_int("ensemble_size", config.ensemble_size)
     if config.sequence_length is not None:

@@ -20,7 +20,16 @@ from transformer_kit.layers import TfidfWeighting
 
 
 def fit_ngram_classifier(
-    texts, labels, num_classes, split="word", max_tokens=50000, c=10.0, class_weight=None, seed=0
+    texts,
+    labels,
+    num_classes,
+    split="word",
+    max_tokens=150000,
+    min_df=2,
+    c=10.0,
+    class_weight=None,
+    seed=0,
+    warm_start=None,
 ):
     """Fit a word (or CJK character) 1-2-gram TF-IDF logistic regression.
 
@@ -29,10 +38,19 @@ def fit_ngram_classifier(
         labels: int array of class ids.
         num_classes: int >= 2.
         split: `"word"` or `"character"` (CJK characters as tokens).
-        max_tokens: int. N-gram vocabulary size (most frequent kept).
+        max_tokens: int. N-gram vocabulary cap (most frequent kept).
+        min_df: int. Keep only n-grams found in at least this many texts
+            (an n-gram seen in one text only fits that text; dropping them
+            lets `max_tokens` go to n-grams that generalize). Ignored when
+            no n-gram passes it (tiny data).
         c: float. Inverse L2 regularization strength.
         class_weight: `None` or `"balanced"`.
         seed: int, for the solver.
+        warm_start: `None`, or a model from this function fitted on similar
+            data (e.g. a subset): its weights, matched by n-gram, start the
+            solver, which then needs far fewer iterations. The optimum is
+            unique, so the result does not depend on it beyond the solver's
+            tolerance.
 
     Returns:
         A `keras.Model` from strings `(batch,)` to probabilities
@@ -44,9 +62,9 @@ def fit_ngram_classifier(
     >>> model.predict(np.array(["good"]), verbose=0).shape
     (1, 1)
     """
-    def make_counter(name, sparse):
+    def make_counter(name, sparse, size):
         return keras.layers.TextVectorization(
-            max_tokens=max_tokens,
+            max_tokens=size,
             standardize=STANDARDIZERS[split],
             split="whitespace",
             ngrams=2,
@@ -55,24 +73,34 @@ def fit_ngram_classifier(
             name=name,
         )
 
-    counter = make_counter("ngram_vectorizer", sparse=False)
-    counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
-    # A sparse twin computes the training matrix without a dense (texts x n-grams) array.
-    sparse_counter = make_counter("ngram_counter_sparse", sparse=True)
-    sparse_counter.set_vocabulary(counter.get_vocabulary())
-    counts = _sparse_counts(sparse_counter, texts, counter.vocabulary_size())
+    # Every n-gram first (sparse, so no dense texts x n-grams array), then
+    # the frequent ones that pass `min_df`, at most `max_tokens`.
+    full_counter = make_counter("ngram_counter_sparse", sparse=True, size=None)
+    full_counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
+    all_ngrams = full_counter.get_vocabulary()  # "[UNK]" first, then by frequency
+    counts = _sparse_counts(full_counter, texts, len(all_ngrams))
+    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    frequent = np.flatnonzero(document_frequency[1:] >= min_df) + 1
+    if frequent.size == 0:
+        frequent = np.arange(1, len(all_ngrams))
+    keep = np.concatenate([[0], frequent[: max_tokens - 1]])
+    counts, document_frequency = counts[:, keep], document_frequency[keep]
+    vocabulary = [all_ngrams[i] for i in keep]
 
     # scikit-learn's smooth idf; column 0 counts out-of-vocabulary n-grams, dropped.
-    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1.0
     idf[0] = 0.0
     features = _tfidf(counts, idf)
 
     regression = LogisticRegression(
-        C=c, max_iter=2000, class_weight=class_weight, random_state=seed
+        C=c, max_iter=2000, class_weight=class_weight, random_state=seed, warm_start=warm_start is not None
     )
+    if warm_start is not None:
+        regression.coef_, regression.intercept_ = _initial_weights(warm_start, vocabulary)
     regression.fit(features, labels)
 
+    counter = make_counter("ngram_vectorizer", sparse=False, size=len(vocabulary))
+    counter.set_vocabulary(vocabulary)
     text = keras.Input(shape=(), dtype="string", name="text")
     weighted = TfidfWeighting(idf.astype("float32"), name="tfidf")(counter(text))
     units = 1 if num_classes == 2 else num_classes
@@ -82,6 +110,18 @@ def fit_ngram_classifier(
     outputs = head(weighted)
     head.set_weights([regression.coef_.T.astype("float32"), regression.intercept_.astype("float32")])
     return keras.Model(text, outputs, name="ngram_classifier")
+
+
+def _initial_weights(model, vocabulary):
+    """`(coef_, intercept_)` for scikit-learn from a fitted n-gram model, matched by n-gram."""
+    previous = {ngram: row for row, ngram in enumerate(model.get_layer("ngram_vectorizer").get_vocabulary())}
+    kernel, bias = model.get_layer("ngram_probabilities").get_weights()
+    coef = np.zeros((kernel.shape[1], len(vocabulary)))
+    for column, ngram in enumerate(vocabulary):
+        row = previous.get(ngram)
+        if row is not None:
+            coef[:, column] = kernel[row]
+    return coef, bias.astype(np.float64)
 
 
 def _sparse_counts(sparse_counter, texts, vocabulary_size, batch_size=2048):

@@ -1,0 +1,77 @@
+"""The in-graph TF-IDF logistic regression against scikit-learn's own pipeline."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from transformer_kit.ngram import fit_ngram_classifier, sparse_ngram_probabilities
+
+WORDS = ["good", "bad", "film", "plot", "great", "awful", "acting", "music", "dull", "fine", "rare"]
+
+
+def make_texts(count, seed):
+    """Lower-case words without punctuation, so both tokenizers split them alike."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(count):
+        label = int(rng.integers(0, 3))
+        words = list(rng.choice(WORDS[3:10], size=int(rng.integers(2, 7))))
+        words.insert(int(rng.integers(0, len(words) + 1)), ["good", "bad", "film"][label] if rng.random() < 0.8 else "fine")
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, np.array(labels)
+
+
+def test_ngram_model_equals_scikit_learn_tfidf_logistic_regression():
+    texts, labels = make_texts(300, seed=0)
+    texts += ["unique words occur once"]  # below min_df: must not become features
+    labels = np.append(labels, 0)
+    model = fit_ngram_classifier(texts, labels, num_classes=3, min_df=2, c=10.0)
+
+    reference = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=r"\S+")
+    features = reference.fit_transform(texts)
+    # The same solver settings as the library: equal features give an equal fit.
+    regression = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(features, labels)
+
+    vocabulary = model.get_layer("ngram_vectorizer").get_vocabulary()[1:]
+    assert sorted(vocabulary) == sorted(reference.get_feature_names_out())
+    assert "unique" not in vocabulary and "occur once" not in vocabulary
+
+    test_texts, _ = make_texts(50, seed=1)
+    ours = model.predict(tf.constant(test_texts), verbose=0)
+    theirs = regression.predict_proba(reference.transform(test_texts))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    # The sparse serving path computes the same numbers as the Keras model.
+    sparse_fn, _ = sparse_ngram_probabilities(model)
+    np.testing.assert_allclose(sparse_fn(tf.constant(test_texts)).numpy(), ours, atol=1e-5)
+
+
+def test_min_df_falls_back_to_every_ngram_when_none_repeats():
+    model = fit_ngram_classifier(["alpha beta", "gamma delta"], np.array([0, 1]), num_classes=2, min_df=2)
+    vocabulary = model.get_layer("ngram_vectorizer").get_vocabulary()
+    assert {"alpha", "beta", "alpha beta", "gamma", "delta", "gamma delta"} <= set(vocabulary)
+
+
+def test_max_tokens_keeps_the_most_frequent_ngrams():
+    texts = ["good film"] * 5 + ["bad film"] * 4 + ["good"] * 2  # film 9, good 7, good film 5
+    model = fit_ngram_classifier(texts, np.array([0] * 5 + [1] * 4 + [0] * 2), num_classes=2, max_tokens=3)
+    assert model.get_layer("ngram_vectorizer").get_vocabulary() == ["[UNK]", "film", "good"]
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_warm_start_reaches_the_same_model(num_classes):
+    texts, labels = make_texts(400, seed=2)
+    labels = labels % num_classes
+    subset = fit_ngram_classifier(texts[:300], labels[:300], num_classes)
+    cold = fit_ngram_classifier(texts, labels, num_classes)
+    warm = fit_ngram_classifier(texts, labels, num_classes, warm_start=subset)
+    test_texts, _ = make_texts(60, seed=3)
+    # Equal up to the solver's stopping tolerance (scikit-learn's default, 1e-4
+    # on the gradient), which leaves differences of the order of 1e-2.
+    np.testing.assert_allclose(
+        warm.predict(tf.constant(test_texts), verbose=0),
+        cold.predict(tf.constant(test_texts), verbose=0),
+        atol=2e-2,
+    )
