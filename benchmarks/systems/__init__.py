@@ -33,6 +33,7 @@ SYSTEMS: dict[str, str] = {
     "kerashub": "kerashub_stack:KerasHubStack",
     "transformer_kit": "transformer_kit_system:TransformerKitSystem",
     "transformer_kit_single": "transformer_kit_system:TransformerKitSingleSystem",
+    "transformer_kit_small": "transformer_kit_system:TransformerKitKerasIoSizeSystem",
 }
 
 # The training-speed ratio column divides by this system's training samples/s.

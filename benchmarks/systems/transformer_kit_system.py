@@ -32,10 +32,13 @@ class TransformerKitSystem(BenchmarkSystem):
     display_name = "transformer_kit"
     default_preset = "default"
 
+    #: Settings on top of the preset (architecture sizes for like-for-like speed rows).
+    overrides: dict = {}
+
     def __init__(self, language: str = "en", seed: int = 0, preset: str | None = None):
         super().__init__(language, seed)
         self.preset = preset if preset is not None else self.default_preset
-        self.classifier = TextClassifier(preset=self.preset, seed=seed, verbose=0)
+        self.classifier = TextClassifier(preset=self.preset, seed=seed, verbose=0, **self.overrides)
         self._export_dir = tempfile.TemporaryDirectory(prefix="transformer_kit_bench_")
         self._signature = None
 
@@ -62,7 +65,7 @@ class TransformerKitSystem(BenchmarkSystem):
         return serve
 
     def describe(self) -> dict:
-        return {"preset": self.preset}
+        return {"preset": self.preset, **self.overrides}
 
 
 class TransformerKitSingleSystem(TransformerKitSystem):
@@ -71,3 +74,12 @@ class TransformerKitSingleSystem(TransformerKitSystem):
 
     display_name = "transformer_kit (single)"
     default_preset = "single"
+
+
+class TransformerKitKerasIoSizeSystem(TransformerKitSystem):
+    """The single-model preset at the keras.io example's size (embed 32, 2 heads, feed-forward
+    32; vocabulary 20k as both use): the equal-size training-speed comparison with keras.io."""
+
+    display_name = "transformer_kit (single, keras.io size)"
+    default_preset = "single"
+    overrides = {"embed_dim": 32, "num_heads": 2, "ff_dim": 32}
