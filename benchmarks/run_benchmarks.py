@@ -201,8 +201,8 @@ def markdown_report(results: list[dict], machine: dict, command: str, args) -> s
     lines += [
         "Columns: accuracy and macro-F1 on the test split; train s is the wall time of `fit` "
         "(vocabulary, tokenization and graph tracing included); train samples/s is "
-        "epochs × n_train / train s (n_train / train s for TF-IDF + LR); ratio is that "
-        f"divided by `{REFERENCE_SYSTEM}`'s on the same dataset; infer texts/s uses batches of "
+        "epochs × n_train / train s (n_train / train s for TF-IDF + LR); ratios are that "
+        f"divided by `{REFERENCE_SYSTEM}`'s and by `kerashub`'s on the same dataset; infer texts/s uses batches of "
         "256 over the test split; p50/p99 are single-text latencies over 200 calls; peak RSS "
         "is the child process's maximum resident memory (imports and data included).",
         "",
