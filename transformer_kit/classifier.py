@@ -325,7 +325,10 @@ class TextClassifier:
         transformer = self._part_probabilities(texts, self.members_[:1])[0]
         self._say("\nFitting the n-gram TF-IDF logistic regression without transformer 1's validation split")
         held_out_ngram = self._fit_ngram([train.texts[i] for i in train_index], train_ids[train_index])
-        ngram = np.asarray(as_class_probabilities(held_out_ngram.predict(tf.constant(texts), verbose=0)))
+        # The sparse scorer, as for the final model: the Keras n-gram model counts
+        # into a dense (texts x n-gram vocabulary) matrix, up to 150k columns.
+        ngram_probabilities, _ = sparse_ngram_probabilities(held_out_ngram)
+        ngram = np.asarray(as_class_probabilities(ngram_probabilities(tf.constant(texts))))
         weight = choose_ngram_weight(transformer, ngram, true_ids)
         self._say(f"N-gram model weight in the blend, chosen on {len(texts)} held-out texts: {weight:.2f}")
         return weight, held_out_ngram
