@@ -182,6 +182,7 @@ def test_masked_mean_differs_from_keras_average_pooling_without_mask():
     [
         TokenAndPositionEmbedding(50, 9, 8, position_embedding="sinusoidal", name="emb"),
         TransformerEncoder(2, 16, dropout=0.2, activation="relu", norm_first=True, key_dim=3),
+        TransformerEncoder(2, 16, dropout=0.2, attention_dropout=0.0),
         MaskedPooling("max"),
     ],
     ids=lambda layer: type(layer).__name__,
@@ -190,6 +191,18 @@ def test_get_config_round_trips(layer):
     config = layer.get_config()
     rebuilt = type(layer).from_config(config)
     assert rebuilt.get_config() == config
+
+
+def test_attention_dropout_is_its_own_rate():
+    x = np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
+    only_attention = TransformerEncoder(2, 16, dropout=0.0, attention_dropout=0.5)
+    assert not np.allclose(only_attention(x, training=True), only_attention(x, training=False))
+    inherits = TransformerEncoder(2, 16, dropout=0.0)  # None: the same rate as `dropout`
+    np.testing.assert_allclose(inherits(x, training=True), inherits(x, training=False))
+    no_attention_dropout = TransformerEncoder(2, 16, dropout=0.3, attention_dropout=0.0)
+    no_attention_dropout(x)
+    assert no_attention_dropout.attention.dropout == 0.0 and inherits.attention.dropout == 0.0
+    assert only_attention.attention.dropout == 0.5
 
 
 def test_encoder_rejects_width_not_divisible_by_heads():
@@ -204,6 +217,7 @@ def test_encoder_rejects_width_not_divisible_by_heads():
         (lambda: TransformerEncoder(num_heads=2, ff_dim=-1), "ff_dim"),
         (lambda: TransformerEncoder(num_heads=2, ff_dim=8, dropout=1.5), "dropout"),
         (lambda: TransformerEncoder(num_heads=2, ff_dim=8, activation="wiggle"), "activation"),
+        (lambda: TransformerEncoder(num_heads=2, ff_dim=8, attention_dropout=1.0), "attention_dropout"),
         (lambda: TokenAndPositionEmbedding(0, 8, 8), "vocab_size"),
         (lambda: TokenAndPositionEmbedding(10, 8, 8, position_embedding="rotary"), "position"),
         (lambda: MaskedPooling("median"), "pooling"),

@@ -68,8 +68,8 @@ def build_parser():
     hyper = train.add_argument_group("training settings (defaults come from the preset)")
     hyper.add_argument("--validation-fraction", type=float, metavar="F", help="Share of DATA each transformer holds out for early stopping when --validation-data is not given. Default: 0.1.")
     hyper.add_argument("--epochs", type=int, help="Maximum epochs per transformer (early stopping usually ends sooner). Default: 10.")
-    hyper.add_argument("--batch-size", type=int, help="Texts per batch. Default: 32.")
-    hyper.add_argument("--learning-rate", type=float, help="Peak AdamW learning rate. Default: 1e-3.")
+    hyper.add_argument("--batch-size", type=int, help="Texts per batch. Default: 64.")
+    hyper.add_argument("--learning-rate", type=float, help="Peak AdamW learning rate. Default: 2e-3.")
     hyper.add_argument("--class-weight", choices=["balanced", "none"], help="'balanced' weights classes inversely to their frequency (imbalanced data). Default: none.")
     hyper.add_argument("--seed", type=int, help="Random seed; the same seed gives the same model. Default: 0.")
     hyper.add_argument("--ensemble-size", type=int, help="Number of transformers averaged. Default: 3 below 20,000 texts, else 1.")
@@ -91,6 +91,9 @@ def build_parser():
     model.add_argument("--num-layers", type=int, help="Encoder blocks. Default: 1.")
     model.add_argument("--ff-dim", type=int, help="Feed-forward width. Default: 128.")
     model.add_argument("--dropout", type=float, help="Dropout rate. Default: 0.1.")
+    model.add_argument(
+        "--attention-dropout", type=float, help="Dropout on attention probabilities. Default: 0."
+    )
     train.add_argument(
         "--streaming",
         action="store_true",
@@ -216,6 +219,7 @@ def run_train(args):
         "num_layers": args.num_layers,
         "ff_dim": args.ff_dim,
         "dropout": args.dropout,
+        "attention_dropout": args.attention_dropout,
         "validation_fraction": args.validation_fraction,
     }
     classifier = TextClassifier(
@@ -324,7 +328,7 @@ def run_info(args):
         f"Preset          {training['preset']}  (transformers: {record['ensemble_size']}, n-gram model: {'yes' if record['ngram'] else 'no'})",
         f"Blend weights   {', '.join(f'{w:.3f}' for w in record['blend_weights'])}",
         f"Tokens          {record['split_mode']}, vocabulary {record['vocabulary_size']}, sequence length {record['sequence_length']}",
-        f"Model           embed_dim {model['embed_dim']}, heads {model['num_heads']}, layers {model['num_layers']}, ff_dim {model['ff_dim']}, dropout {model['dropout']}, pooling {model['pooling']}",
+        f"Model           embed_dim {model['embed_dim']}, heads {model['num_heads']}, layers {model['num_layers']}, ff_dim {model['ff_dim']}, dropout {model['dropout']} (attention {model.get('attention_dropout')}), pooling {model['pooling']}",
         f"Training        epochs <= {training['epochs']}, batch {training['batch_size']}, lr {training['learning_rate']}, seed {training['seed']}, class_weight {training['class_weight']}",
         f"Data            {json.dumps(record.get('sources', {}), ensure_ascii=False)}",
         f"Versions        {', '.join(f'{k} {v}' for k, v in record['versions'].items())}",

@@ -25,13 +25,15 @@ def build_text_classifier(
     activation="gelu",
     norm_first=False,
     position_embedding="learned",
+    attention_dropout=0.0,
     name="text_classifier",
 ):
     """Build a transformer text classifier that maps token ids to probabilities.
 
     The defaults are the configuration measured to train well from scratch on
     a few thousand texts on CPU: one encoder block of width 64 with 4 heads,
-    feed-forward 128, GELU, dropout 0.1 and masked mean pooling. Wider or
+    feed-forward 128, GELU, dropout 0.1 (none on the attention
+    probabilities) and masked mean pooling. Wider or
     deeper models did not beat noise at that data size.
 
     Token id 0 is padding: it is masked out of attention and pooling, so a
@@ -52,6 +54,10 @@ def build_text_classifier(
         activation: feed-forward activation, e.g. `"gelu"` or `"relu"`.
         norm_first: bool. Pre-norm blocks if `True`.
         position_embedding: `"learned"` or `"sinusoidal"`.
+        attention_dropout: float in [0, 1) or `None`. Dropout on attention
+            probabilities; `None` uses `dropout`. Defaults to `0`, which
+            trains ~10% faster on CPU at equal accuracy (see
+            `TransformerEncoder`).
         name: model name.
 
     Returns:
@@ -96,6 +102,7 @@ def build_text_classifier(
             dropout=dropout,
             activation=activation,
             norm_first=norm_first,
+            attention_dropout=attention_dropout,
             name=f"encoder_{index}",
         )(x, padding_mask=padding_mask)
     if norm_first:

@@ -65,7 +65,9 @@ class TransformerKitSystem(BenchmarkSystem):
         return serve
 
     def describe(self) -> dict:
-        return {"preset": self.preset, **self.overrides}
+        training = self.classifier.training_config
+        return {"preset": self.preset, "batch_size": training.batch_size,
+                "learning_rate": training.learning_rate, **self.overrides}
 
 
 class TransformerKitSingleSystem(TransformerKitSystem):

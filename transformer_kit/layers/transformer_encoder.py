@@ -33,8 +33,13 @@ class TransformerEncoder(keras.layers.Layer):
         num_heads: int. Number of attention heads. The input width must be
             divisible by it unless `key_dim` is given.
         ff_dim: int. Hidden width of the feed-forward network.
-        dropout: float in [0, 1). Dropout on the attention probabilities and
-            after each sub-layer. Defaults to `0.1`.
+        dropout: float in [0, 1). Dropout after each sub-layer and inside
+            the feed-forward network. Defaults to `0.1`.
+        attention_dropout: float in [0, 1) or `None`. Dropout on the
+            attention probabilities; `None` (default) uses `dropout`. `0`
+            lets Keras use its fused dot-product attention and skips drawing
+            a random number per (head, query, key): on CPU that makes a
+            training step about a quarter faster (`benchmarks/`).
         activation: str or callable. Feed-forward activation. Defaults to
             `"gelu"`.
         norm_first: bool. Pre-norm if `True`, post-norm (default) otherwise.
@@ -73,6 +78,7 @@ class TransformerEncoder(keras.layers.Layer):
         dropout=0.1,
         activation="gelu",
         norm_first=False,
+        attention_dropout=None,
         key_dim=None,
         layer_norm_epsilon=1e-5,
         kernel_initializer="glorot_uniform",
@@ -82,6 +88,11 @@ class TransformerEncoder(keras.layers.Layer):
         self.num_heads = check_positive_int("num_heads", num_heads)
         self.ff_dim = check_positive_int("ff_dim", ff_dim)
         self.dropout = check_rate("dropout", dropout)
+        # (`self.attention_dropout` is the Dropout layer after attention; the
+        # name is kept so that saved models load.)
+        self.attention_dropout_rate = (
+            None if attention_dropout is None else check_rate("attention_dropout", attention_dropout)
+        )
         self.activation = _get_activation(activation)
         self.norm_first = bool(norm_first)
         self.key_dim = None if key_dim is None else check_positive_int("key_dim", key_dim)
@@ -104,7 +115,7 @@ class TransformerEncoder(keras.layers.Layer):
         self.attention = keras.layers.MultiHeadAttention(
             num_heads=self.num_heads,
             key_dim=key_dim,
-            dropout=self.dropout,
+            dropout=self.dropout if self.attention_dropout_rate is None else self.attention_dropout_rate,
             name="self_attention",
             **dense_args,
         )
@@ -192,6 +203,7 @@ class TransformerEncoder(keras.layers.Layer):
                 "dropout": self.dropout,
                 "activation": keras.activations.serialize(self.activation),
                 "norm_first": self.norm_first,
+                "attention_dropout": self.attention_dropout_rate,
                 "key_dim": self.key_dim,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
