@@ -164,3 +164,32 @@ def test_default_preset_chooses_and_saves_its_blend_weight(tmp_path):
     assert len(weights) == 2 and sum(weights) == pytest.approx(1.0)
     loaded = TextClassifier.load(classifier.save(tmp_path / "run"))
     assert loaded.blend_weights_ == pytest.approx(weights)
+
+
+def test_ensemble_members_reuse_one_compiled_model_yet_train_as_if_alone(monkeypatch):
+    # Transformers after the first train in the first one's compiled model
+    # (its training step traced once); each must end exactly where it ends
+    # when compiled and trained on its own.
+    frame = keyword_frame(150)
+    data = (frame.text.tolist(), frame.label.tolist())
+    settings = dict(preset="ensemble", ensemble_size=3, epochs=2, embed_dim=16, num_heads=2, ff_dim=32, verbose=0)
+    reusing = TextClassifier(**settings)
+    reusing.fit(data)
+
+    fit_member = TextClassifier._fit_member
+    compiled = []
+
+    def fit_member_alone(self, *args, trainer=None, last=True, **kwargs):
+        member, rows, _ = fit_member(self, *args, trainer=None, last=True, **kwargs)
+        compiled.append(member)
+        return member, rows, None
+
+    monkeypatch.setattr(TextClassifier, "_fit_member", fit_member_alone)
+    alone = TextClassifier(**settings)
+    alone.fit(data)
+    assert len(compiled) == 3 and len({id(member) for member in reusing.members_}) == 3
+    for mine, theirs in zip(reusing.members_, alone.members_, strict=True):
+        for a, b in zip(mine.get_weights(), theirs.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(reusing.history_.val_loss, alone.history_.val_loss, rtol=1e-6)
+    assert reusing.history_.member.tolist() == alone.history_.member.tolist()

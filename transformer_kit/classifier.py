@@ -286,9 +286,13 @@ class TextClassifier:
         """
         cfg = self.training_config
         members, history_rows = [], []
+        trainer = None
         for index in range(ensemble_size):
             self._say(f"\nTraining transformer {index + 1}/{ensemble_size}")
-            member, rows = self._fit_member(index, member_data, backup_dir, tensorboard_dir, callbacks, strategy)
+            member, rows, trainer = self._fit_member(
+                index, member_data, backup_dir, tensorboard_dir, callbacks, strategy,
+                trainer=trainer, last=index == ensemble_size - 1,
+            )
             members.append(member)
             history_rows.extend(rows)
         self.members_ = members
@@ -367,8 +371,14 @@ class TextClassifier:
 
         return member_data
 
-    def _fit_member(self, index, member_data, backup_dir, tensorboard_dir, callbacks, strategy):
-        """Train transformer `index` on `member_data(seed)`: (train, validation, steps per epoch, class weights)."""
+    def _fit_member(self, index, member_data, backup_dir, tensorboard_dir, callbacks, strategy,
+                    trainer=None, last=True):
+        """Train transformer `index` on `member_data(seed)`: (train, validation, steps per epoch, class weights).
+
+        Returns `(model, history rows, trainer)`. `trainer` is a compiled
+        model that the next transformer may train in (see `_reusable_trainer`)
+        or `None`; passing it back in saves tracing the training step again.
+        """
         cfg = self.training_config
         seed = cfg.seed + index
         member_name = f"transformer_{index}"
@@ -378,7 +388,7 @@ class TextClassifier:
             epoch_log = Path(backup_dir) / f"{member_name}_epochs.csv"
             if finished.exists() and finished_history.exists():
                 self._say(f"Resuming: {member_name} was already trained ({finished}).")
-                return keras.saving.load_model(finished), json.loads(finished_history.read_text())
+                return keras.saving.load_model(finished), json.loads(finished_history.read_text()), trainer
 
         train_data, validation_data, steps_per_epoch, class_weight = member_data(seed)
         keras.utils.set_random_seed(seed)
@@ -392,14 +402,17 @@ class TextClassifier:
                 name=member_name,
                 **dataclasses.asdict(self.model_config),
             )
-            compile_text_classifier(
-                model,
-                steps_per_epoch=steps_per_epoch,
-                epochs=cfg.epochs,
-                learning_rate=cfg.learning_rate,
-                weight_decay=cfg.weight_decay,
-            )
-        prepare_model(model, strategy)
+            if trainer is not None and trainer.steps_per_epoch == steps_per_epoch:
+                training_model = _restart_trainer(trainer.model, model)
+            else:
+                training_model = compile_text_classifier(
+                    model,
+                    steps_per_epoch=steps_per_epoch,
+                    epochs=cfg.epochs,
+                    learning_rate=cfg.learning_rate,
+                    weight_decay=cfg.weight_decay,
+                )
+        prepare_model(training_model, strategy)
         if strategy.num_replicas_in_sync > 1:
             # Every worker builds the same seeded dataset from memory; there
             # are no files to shard, so workers split it by batches.
@@ -432,7 +445,7 @@ class TextClassifier:
             member_callbacks.append(keras.callbacks.TensorBoard(str(Path(tensorboard_dir) / member_name)))
         member_callbacks += list(callbacks or [])
 
-        history = model.fit(
+        history = training_model.fit(
             train_data,
             validation_data=validation_data,
             epochs=cfg.epochs,
@@ -441,13 +454,22 @@ class TextClassifier:
             shuffle=False,  # the dataset shuffles itself, seeded
             verbose=self.verbose,
         )
+        trainer = None
         if strategy is not tf.distribute.get_strategy():
             # A plain single-device copy for prediction, saving and export:
             # Keras' predict_on_batch under MirroredStrategy feeds the whole
             # batch to every replica and returns each row once per replica.
-            trained = model
-            model = keras.models.clone_model(trained)
-            model.set_weights(trained.get_weights())
+            model = keras.models.clone_model(training_model)
+            model.set_weights(training_model.get_weights())
+        elif training_model is not model:
+            model.set_weights(training_model.get_weights())
+            trainer = _Trainer(training_model, steps_per_epoch)
+        elif not last:
+            # The next transformer trains in this compiled model (same graph,
+            # traced once); this one keeps a copy of its weights.
+            trainer = _Trainer(training_model, steps_per_epoch)
+            model = keras.models.clone_model(training_model)
+            model.set_weights(training_model.get_weights())
         if backup_dir is not None:
             rows = _read_epoch_log(epoch_log, index)
         else:
@@ -458,7 +480,7 @@ class TextClassifier:
         if backup_dir is not None:
             model.save(finished)
             finished_history.write_text(json.dumps(rows))
-        return model, rows
+        return model, rows, trainer
 
     def _check_backup_settings(self, backup_dir):
         """Refuse to resume from a backup made with other settings or data.
@@ -783,6 +805,32 @@ class TextClassifier:
     def __repr__(self):
         state = f"classes={self.classes_}" if self.classes_ else "not fitted"
         return f"TextClassifier(preset={self.training_config.preset!r}, {state})"
+
+
+@dataclasses.dataclass
+class _Trainer:
+    """A compiled transformer whose traced training step the next one reuses."""
+
+    model: keras.Model
+    steps_per_epoch: int
+
+
+def _restart_trainer(trainer, fresh):
+    """Make compiled `trainer` start where freshly built `fresh` would.
+
+    Tracing Keras' training step takes ~4 s on CPU, as long as a few epochs
+    on small data; the ensemble's transformers share one architecture, so
+    each after the first trains in the first one's compiled model. Copying
+    every variable (weights and the dropout seed states) and zeroing the
+    optimizer (step counter and moments, as a new one starts) makes the run
+    the one `fresh` would have had, compiled on its own.
+    """
+    for target, source in zip(trainer.variables, fresh.variables, strict=True):
+        target.assign(source)
+    for variable in trainer.optimizer.variables:
+        if variable.name != "learning_rate":  # a variable only without a schedule
+            variable.assign(keras.ops.zeros_like(variable))
+    return trainer
 
 
 def _as_text_list(texts):
