@@ -376,7 +376,7 @@ class TextClassifier:
         """Train transformer `index` on `member_data(seed)`: (train, validation, steps per epoch, class weights).
 
         Returns `(model, history rows, trainer)`. `trainer` is a compiled
-        model that the next transformer may train in (see `_reusable_trainer`)
+        model that the next transformer may train in (see `_restart_trainer`)
         or `None`; passing it back in saves tracing the training step again.
         """
         cfg = self.training_config
