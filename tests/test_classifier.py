@@ -46,6 +46,14 @@ def test_fast_predict_path_equals_the_end_to_end_keras_model(trained):
     np.testing.assert_allclose(classifier.predict_proba(texts).to_numpy(), in_graph, atol=1e-5)
 
 
+def test_predict_traces_each_transformer_once_for_every_batch_width(trained):
+    classifier, _ = trained
+    texts = ["rain"] + ["football " * n for n in (3, 12, 30)]  # widths 8, 16, 32 (capped)
+    classifier.predict(texts, batch_size=1)
+    scorer = classifier._member_scorer(classifier.members_[0])
+    assert scorer.experimental_get_tracing_count() == 1
+
+
 def test_evaluate_equals_scikit_learn_on_the_same_predictions(trained):
     classifier, directory = trained
     test = pd.read_csv(directory / "test.csv")

@@ -586,14 +586,16 @@ class TextClassifier:
         return parts + ([ngram] if with_ngram else [])
 
     def _member_scorer(self, member):
-        # One tf.function per transformer with reduce_retracing: batches of
-        # many widths (multiples of 8) share a trace with a None length axis
-        # instead of retracing Keras' predict function for each width.
+        # One tf.function per transformer, traced once for any batch shape:
+        # batches of many widths (multiples of 8) would otherwise retrace
+        # Keras' predict function for each width (and, traced per shape,
+        # three transformers set off TensorFlow's "excessive retracing" warning).
         scorers = self.__dict__.setdefault("_member_scorers", {})
         entry = scorers.get(id(member))
         if entry is None or entry[0] is not member:  # ids of garbage-collected models are reused
             function = tf.function(
-                lambda ids: as_class_probabilities(member(ids, training=False)), reduce_retracing=True
+                lambda ids: as_class_probabilities(member(ids, training=False)),
+                input_signature=[tf.TensorSpec([None, None], tf.int32)],
             )
             entry = scorers[id(member)] = (member, function)
         return entry[1]
