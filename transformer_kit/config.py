@@ -79,8 +79,8 @@ class TrainingConfig:
 
     preset: str = "default"
     epochs: int = 10
-    # 64 texts at 2e-3 rather than 32 at 1e-3: a CPU step costs nearly the
-    # same at either size, so epochs take ~40% less time, at equal accuracy
+    # 64 texts at 2e-3 rather than 32 at 1e-3: on CPU a step of 64 costs
+    # ~1.35x a step of 32, so epochs take 30-40% less time, at equal accuracy
     # (benchmarks/RESULTS.md); 128 lost 5 points on TREC (5k texts).
     batch_size: int = 64
     learning_rate: float = 2e-3

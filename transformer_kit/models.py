@@ -56,7 +56,7 @@ def build_text_classifier(
         position_embedding: `"learned"` or `"sinusoidal"`.
         attention_dropout: float in [0, 1) or `None`. Dropout on attention
             probabilities; `None` uses `dropout`. Defaults to `0`, which
-            trains ~10% faster on CPU at equal accuracy (see
+            trains 5-10% faster on CPU at equal accuracy (see
             `TransformerEncoder`).
         name: model name.
 

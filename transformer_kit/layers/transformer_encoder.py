@@ -39,7 +39,7 @@ class TransformerEncoder(keras.layers.Layer):
             attention probabilities; `None` (default) uses `dropout`. `0`
             lets Keras use its fused dot-product attention and skips drawing
             a random number per (head, query, key): on CPU that makes a
-            training step about a quarter faster (`benchmarks/`).
+            training step 5-10% faster (`benchmarks/training_step.py`).
         activation: str or callable. Feed-forward activation. Defaults to
             `"gelu"`.
         norm_first: bool. Pre-norm if `True`, post-norm (default) otherwise.
