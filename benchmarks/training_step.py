@@ -116,16 +116,14 @@ def main(argv=None):
     for index, (part, batch, jit, dropout, attention_dropout) in enumerate(ROWS):
         command = [sys.executable, __file__, "--row", str(index), "--length", str(args.length), "--steps", str(args.steps)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
+        setting = f"| {part} | {batch} | {'yes' if jit else 'no'} | {dropout} | {attention_dropout} |"
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            print(f"| {part} | {batch} | {'yes' if jit else 'no'} | {dropout} | {attention_dropout} | failed: {tail[0]} | | |")
+            print(f"{setting} failed: {tail[0]} | | |", flush=True)
             continue
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"| {part} | {batch} | {'yes' if jit else 'no'} | {dropout} | {attention_dropout} | "
-            f"{result['first_s']:.2f} | {result['ms_per_step']:.1f} | {batch * 1000 / result['ms_per_step']:,.0f} |",
-            flush=True,
-        )
+        ms_per_step = result["ms_per_step"]
+        print(f"{setting} {result['first_s']:.2f} | {ms_per_step:.1f} | {batch * 1000 / ms_per_step:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -459,17 +459,16 @@ class TextClassifier:
             # A plain single-device copy for prediction, saving and export:
             # Keras' predict_on_batch under MirroredStrategy feeds the whole
             # batch to every replica and returns each row once per replica.
-            model = keras.models.clone_model(training_model)
-            model.set_weights(training_model.get_weights())
-        elif training_model is not model:
-            model.set_weights(training_model.get_weights())
-            trainer = _Trainer(training_model, steps_per_epoch)
-        elif not last:
-            # The next transformer trains in this compiled model (same graph,
-            # traced once); this one keeps a copy of its weights.
-            trainer = _Trainer(training_model, steps_per_epoch)
-            model = keras.models.clone_model(training_model)
-            model.set_weights(training_model.get_weights())
+            model = _copy_with_weights(training_model)
+        else:
+            if not last:
+                # The next transformer trains in this compiled model (same
+                # graph, traced once); this one keeps its weights elsewhere.
+                trainer = _Trainer(training_model, steps_per_epoch)
+            if training_model is not model:
+                model.set_weights(training_model.get_weights())
+            elif trainer is not None:
+                model = _copy_with_weights(training_model)
         if backup_dir is not None:
             rows = _read_epoch_log(epoch_log, index)
         else:
@@ -833,6 +832,13 @@ def _restart_trainer(trainer, fresh):
         if variable.name != "learning_rate":  # a variable only without a schedule
             variable.assign(keras.ops.zeros_like(variable))
     return trainer
+
+
+def _copy_with_weights(model):
+    """A separate, uncompiled copy of `model` holding its current weights."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _as_text_list(texts):
