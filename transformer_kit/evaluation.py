@@ -7,6 +7,15 @@ from sklearn import metrics
 def evaluate_probabilities(true_ids, probabilities, class_names):
     """Score predicted class probabilities against true class ids.
 
+    Macro averages follow scikit-learn's default (`average="macro"` without
+    `labels=`): they are taken over the classes present in the true labels
+    or the predictions. A class that has no test rows and is never predicted
+    has no precision or recall to speak of; counting it as 0 would make the
+    score depend on which classes the test split happens to miss. Such
+    classes are listed in `classes_without_test_rows` instead (together with
+    any class that has no test rows but was predicted, which does count, as
+    in scikit-learn: its precision is 0).
+
     Args:
         true_ids: int array `(n,)` of true class ids.
         probabilities: float array `(n, num_classes)`, one column per class.
@@ -14,31 +23,43 @@ def evaluate_probabilities(true_ids, probabilities, class_names):
 
     Returns:
         A JSON-serializable dict: `accuracy`, `macro_precision`,
-        `macro_recall`, `macro_f1`, `per_class` (precision, recall, f1,
-        support per class name), `roc_auc` (binary only; `None` when the data
-        holds a single class), `confusion_matrix` (rows = true, columns =
-        predicted, in `class_names` order), `classification_report` (the
-        scikit-learn text report) and `num_examples`.
+        `macro_recall`, `macro_f1` (averaged as described above),
+        `per_class` (precision, recall, f1, support for every class name),
+        `classes_without_test_rows` (class names with support 0, in class
+        order), `roc_auc` (binary only; `None` when the data holds a single
+        class), `confusion_matrix` (rows = true, columns = predicted, every
+        class in `class_names` order), `classification_report` (the
+        scikit-learn text report over the averaged classes, then a line
+        naming the classes without test rows) and `num_examples`.
 
     Example:
 
     >>> result = evaluate_probabilities([0, 1, 1], np.array([[.9, .1], [.2, .8], [.6, .4]]), ["no", "yes"])
     >>> round(result["accuracy"], 3), result["confusion_matrix"]
     (0.667, [[1, 0], [1, 1]])
+
+    A class missing from the test rows is left out of the macro averages:
+
+    >>> probabilities = np.eye(3)[[0, 0, 1, 1]]  # predicts a, a, b, b
+    >>> result = evaluate_probabilities([0, 1, 1, 1], probabilities, ["a", "b", "c"])
+    >>> round(result["macro_f1"], 3), result["classes_without_test_rows"]
+    (0.733, ['c'])
     """
     true_ids = np.asarray(true_ids)
     probabilities = np.asarray(probabilities)
     predicted = probabilities.argmax(axis=1)
-    label_ids = list(range(len(class_names)))
+    all_ids = list(range(len(class_names)))
+    averaged_ids = sorted(set(true_ids.tolist()) | set(predicted.tolist()))
     precision, recall, f1, support = metrics.precision_recall_fscore_support(
-        true_ids, predicted, labels=label_ids, zero_division=0
+        true_ids, predicted, labels=all_ids, zero_division=0
     )
+    without_rows = [str(class_names[i]) for i in all_ids if support[i] == 0]
     result = {
         "num_examples": int(len(true_ids)),
         "accuracy": float(metrics.accuracy_score(true_ids, predicted)),
-        "macro_precision": float(np.mean(precision)),
-        "macro_recall": float(np.mean(recall)),
-        "macro_f1": float(np.mean(f1)),
+        "macro_precision": float(np.mean(precision[averaged_ids])),
+        "macro_recall": float(np.mean(recall[averaged_ids])),
+        "macro_f1": float(np.mean(f1[averaged_ids])),
         "per_class": {
             name: {
                 "precision": float(precision[i]),
@@ -48,26 +69,48 @@ def evaluate_probabilities(true_ids, probabilities, class_names):
             }
             for i, name in enumerate(class_names)
         },
+        "classes_without_test_rows": without_rows,
         "roc_auc": None,
-        "confusion_matrix": metrics.confusion_matrix(
-            true_ids, predicted, labels=label_ids
-        ).tolist(),
+        "confusion_matrix": metrics.confusion_matrix(true_ids, predicted, labels=all_ids).tolist(),
         "classification_report": metrics.classification_report(
             true_ids,
             predicted,
-            labels=label_ids,
-            target_names=[str(name) for name in class_names],
+            labels=averaged_ids,
+            target_names=[str(class_names[i]) for i in averaged_ids],
             digits=4,
             zero_division=0,
-        ),
+        ).rstrip()
+        + _without_rows_note(without_rows, len(averaged_ids)),
     }
     if len(class_names) == 2 and len(np.unique(true_ids)) == 2:
         result["roc_auc"] = float(metrics.roc_auc_score(true_ids, probabilities[:, 1]))
     return result
 
 
+def _without_rows_note(without_rows, num_averaged):
+    if not without_rows:
+        return "\n"
+    return (
+        f"\n\nClasses with no test rows ({len(without_rows)}): {', '.join(without_rows)}.\n"
+        f"Macro averages are over the {num_averaged} classes in the test labels or predictions.\n"
+    )
+
+
 def format_metrics(result, title="Metrics"):
-    """A short text table of the headline metrics, then the per-class report."""
+    """A short text table of the headline metrics, then the per-class report.
+
+    Example:
+
+    >>> result = evaluate_probabilities([0, 1], np.eye(3)[[0, 1]], ["a", "b", "c"])
+    >>> print(format_metrics(result))  # doctest: +ELLIPSIS
+    Metrics
+    -------
+    num_examples     2
+    accuracy         1.0000
+    ...
+    Classes with no test rows (1): c.
+    Macro averages are over the 2 classes in the test labels or predictions.
+    """
     lines = [title, "-" * len(title)]
     for key in ("num_examples", "accuracy", "macro_precision", "macro_recall", "macro_f1", "roc_auc"):
         value = result.get(key)
