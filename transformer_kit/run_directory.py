@@ -4,23 +4,39 @@ A crash (or a SIGKILL) while writing never leaves a directory that looks like
 a finished run: the files are written to a temporary sibling, a manifest is
 written last, and only then is the sibling renamed to the final name. Readers
 refuse a directory without the manifest.
+
+A killed writer cannot delete its temporary sibling, so each one's name
+carries the writer's process id and host (`.NAME.writing-PID@HOST-XXXXXXXX`,
+`.NAME.old-PID@HOST-XXXXXXXX`), and the next save to the same target removes
+the siblings whose writer is no longer alive (`remove_abandoned_siblings`).
+A sibling of a writer that is still running is never touched.
 """
 
 import contextlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 from transformer_kit.errors import RunDirectoryError
 
 MANIFEST = "manifest.json"
+# Siblings named by versions before the PID was part of the name cannot be
+# checked for a live writer; no save takes this long, so older ones are
+# abandoned.
+UNNAMED_SIBLING_MAX_AGE_S = 24 * 3600
 
 
 @contextlib.contextmanager
 def atomic_directory(path, overwrite=False, kind="run directory"):
     """Yield a temporary directory that becomes `path` when the block succeeds.
+
+    Before writing, the temporary siblings that earlier, killed writes to the
+    same `path` left behind are removed (see `remove_abandoned_siblings`).
 
     Args:
         path: final directory path.
@@ -31,15 +47,27 @@ def atomic_directory(path, overwrite=False, kind="run directory"):
     Yields:
         `pathlib.Path` of the temporary sibling to write into. On error it is
         deleted and `path` is left untouched.
+
+    Example:
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "run"
+    >>> with atomic_directory(target) as staging:
+    ...     write_manifest(staging, {"kind": "example"})
+    ...     target.exists()
+    False
+    >>> read_manifest(target)
+    {'kind': 'example'}
     """
     path = Path(path)
     refuse_existing(path, overwrite, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.writing-", dir=path.parent))
+    remove_abandoned_siblings(path)
+    staging = Path(tempfile.mkdtemp(prefix=_sibling_prefix(path, "writing"), dir=path.parent))
     try:
         yield staging
         if path.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            retired = Path(tempfile.mkdtemp(prefix=_sibling_prefix(path, "old"), dir=path.parent))
             os.replace(path, retired / path.name)
             os.replace(staging, path)
             shutil.rmtree(retired, ignore_errors=True)
@@ -48,6 +76,69 @@ def atomic_directory(path, overwrite=False, kind="run directory"):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def remove_abandoned_siblings(path):
+    """Delete the temporary siblings of `path` that killed writers left behind.
+
+    A sibling `.NAME.writing-PID@HOST-…` or `.NAME.old-PID@HOST-…` is removed
+    when it was made on this host by a process that no longer runs. Siblings
+    of live processes, and of other hosts (a shared file system), are kept.
+    Siblings without a PID in their name (earlier versions) are removed once
+    they are a day old.
+
+    Args:
+        path: the target directory whose siblings to check.
+
+    Returns:
+        list of `pathlib.Path`, the siblings removed.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:writing|old)-(.+)")
+    removed = []
+    for sibling in path.parent.iterdir():
+        match = pattern.fullmatch(sibling.name)
+        if match and sibling.is_dir() and _is_abandoned(sibling, match.group(1)):
+            shutil.rmtree(sibling, ignore_errors=True)
+            removed.append(sibling)
+    return removed
+
+
+def _sibling_prefix(path, role):
+    return f".{path.name}.{role}-{os.getpid()}@{_host()}-"
+
+
+def _host():
+    # mkdtemp's random suffix has no "-", so the host may not either.
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def _is_abandoned(sibling, suffix):
+    owner = re.fullmatch(r"(\d+)@([A-Za-z0-9._]+)-[a-z0-9_]+", suffix)
+    if owner is None:
+        if not re.fullmatch(r"[a-z0-9_]{8}", suffix):  # not a name mkdtemp gave
+            return False
+        try:
+            return time.time() - sibling.stat().st_mtime > UNNAMED_SIBLING_MAX_AGE_S
+        except OSError:
+            return False
+    pid, host = int(owner.group(1)), owner.group(2)
+    return host == _host() and not _process_is_alive(pid)
+
+
+def _process_is_alive(pid):
+    if os.name != "posix":
+        # os.kill(pid, 0) would terminate the process on Windows: assume alive.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, but belongs to another user
+        return True
+    return True
 
 
 def refuse_existing(path, overwrite, kind="run directory"):
