@@ -1,12 +1,19 @@
-"""Plain-data configuration of a training run, saved as JSON beside every artifact."""
+"""Plain-data configuration of a training run, saved as JSON beside every artifact.
+
+The dataclasses here are the one source of every default: the classifier, the
+command line's help texts and the README's settings list all take their
+values from them (`tests/test_config.py` checks the README). This module
+imports neither TensorFlow nor Keras, so `transformer-kit --help` stays fast.
+"""
 
 import dataclasses
 import json
 
-from transformer_kit.distribution import STRATEGIES
-from transformer_kit.layers.validation import check_choice, check_positive_int, check_rate
+from transformer_kit.checks import check_choice, check_positive_int, check_rate
 
 SPLIT_MODES = ("auto", "word", "character")
+# Names accepted by `transformer_kit.distribution.make_strategy`.
+STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
 
 # Presets are named bundles of settings; explicit arguments override them.
 # "default" averages a few transformers and blends in an in-graph TF-IDF

@@ -11,10 +11,11 @@ import functools
 import json
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
+from transformer_kit.config import STRATEGIES
 
 
 # One strategy per name and process: MultiWorkerMirroredStrategy and the TPU
@@ -146,12 +147,31 @@ def prepare_model(model, strategy):
     """
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
+    _check_private_trainer_api(model)
     stand_in = (np.zeros((1, 8), "int32"), np.zeros((1,), "int32"))
     with strategy.scope():
         model._symbolic_build(data_batch=stand_in)
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
     model.train_step = _logs_as_vectors(model.train_step)
     model.test_step = _logs_as_vectors(model.test_step)
+
+
+# The work-around above replaces two private methods of Keras' TensorFlow
+# trainer. It was written for, and tested with, Keras 3.7 to 3.15; a Keras
+# that renames them gets a clear error instead of a silently broken `fit`.
+_PRIVATE_TRAINER_METHODS = ("_symbolic_build", "_maybe_symbolic_build")
+_TESTED_KERAS = "3.7 to 3.15"
+
+
+def _check_private_trainer_api(model):
+    missing = [name for name in _PRIVATE_TRAINER_METHODS if not callable(getattr(model, name, None))]
+    if missing:
+        raise RuntimeError(
+            f"The multi-worker strategy needs Keras' private trainer methods {', '.join(missing)}, "
+            f"which Keras {keras.__version__} does not have. transformer_kit's multi-worker "
+            f"support was written for Keras {_TESTED_KERAS}: install a Keras in that range, or "
+            "use --strategy mirrored (one machine) instead."
+        )
 
 
 def _logs_as_vectors(step):

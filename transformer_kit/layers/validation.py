@@ -1,29 +1,10 @@
-"""Argument checks shared by the layers and model builders.
+"""Argument checks of the layers: the plain checks of `transformer_kit.checks`.
 
-Each check raises ``ValueError`` naming the argument, the value received and
-what is expected, so a bad hyper-parameter fails at construction time rather
-than deep inside a TensorFlow kernel.
+They live outside `layers/` so that the configuration can use them without
+importing Keras (importing any `transformer_kit.layers` module runs the
+package's `__init__`, which imports every layer).
 """
 
+from transformer_kit.checks import check_choice, check_positive_int, check_rate
 
-def check_positive_int(name, value):
-    """Raise ``ValueError`` unless ``value`` is an int > 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return value
-
-
-def check_rate(name, value):
-    """Raise ``ValueError`` unless ``0 <= value < 1``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a float in [0, 1), got {value!r}.")
-    return float(value)
-
-
-def check_choice(name, value, choices):
-    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {', '.join(repr(c) for c in choices)}; got {value!r}."
-        )
-    return value
+__all__ = ["check_choice", "check_positive_int", "check_rate"]

@@ -1,0 +1,159 @@
+"""Logging of transformer_kit: what the library says, where it goes, and TensorFlow's own logs.
+
+Every library module logs with ``logging.getLogger(__name__)``, a child of
+the ``"transformer_kit"`` logger, instead of printing. Who sees the messages:
+
+- **Notebook and script users who never configure logging** see the INFO
+  messages, as ``print`` used to show them: importing `transformer_kit`
+  puts a handler on the ``"transformer_kit"`` logger (level INFO) that
+  writes ``"%(message)s"`` to stdout (warnings and errors to stderr). The
+  handler stays silent as soon as the root logger has a handler, or the
+  ``"transformer_kit"`` logger has another one: then the user's own
+  configuration (``logging.basicConfig``, a notebook's, pytest's ``caplog``)
+  receives the records by propagation and nothing is shown twice.
+- **Users who configure logging** control everything with standard calls,
+  e.g. ``logging.getLogger("transformer_kit").setLevel(logging.WARNING)``.
+- **The command line** calls `configure_logging`: ``--quiet`` shows
+  warnings only, the default INFO, ``--verbose`` DEBUG. Its messages go to
+  stderr, so that stdout holds only results (metrics, predictions as CSV)
+  and Keras' progress bars.
+
+TensorFlow writes its C++ logs (CUDA probing, oneDNN notices, graph
+rewrites) straight to file descriptor 2, outside Python's logging. The
+command line calls `quiet_tensorflow` before TensorFlow is first imported:
+``TF_CPP_MIN_LOG_LEVEL=3``, the ``tensorflow`` and ``absl`` Python loggers at
+ERROR, and the import itself with descriptor 2 set aside, because
+TensorFlow logs its first lines before it reads ``TF_CPP_MIN_LOG_LEVEL``
+(they are shown if the import fails). A user's own ``TF_CPP_MIN_LOG_LEVEL``,
+or ``--verbose``, leaves TensorFlow's logs as TensorFlow makes them.
+"""
+
+import logging
+import os
+import sys
+import tempfile
+
+LOGGER_NAME = "transformer_kit"
+
+
+class _ConsoleHandler(logging.Handler):
+    """INFO and below to one stream, WARNING and above to stderr.
+
+    The streams are looked up at each record (not kept), so a handler made
+    before a notebook, pytest or a test redirects `sys.stdout` still writes
+    to the current one.
+
+    Args:
+        info_stream: `"stdout"` or `"stderr"`, where INFO and DEBUG go.
+        only_when_unconfigured: emit only while no other handler would
+            receive the record (the library default).
+    """
+
+    def __init__(self, info_stream, only_when_unconfigured):
+        super().__init__()
+        self.info_stream = info_stream
+        self.only_when_unconfigured = only_when_unconfigured
+        self.setFormatter(_MessageFormatter())
+
+    def emit(self, record):
+        if self.only_when_unconfigured and _configured_elsewhere(self):
+            return
+        stream = sys.stderr if record.levelno >= logging.WARNING else getattr(sys, self.info_stream)
+        try:
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # logging must never break the caller
+            self.handleError(record)
+
+
+class _MessageFormatter(logging.Formatter):
+    """The message alone; warnings and errors say so."""
+
+    def format(self, record):
+        message = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return f"Error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"Warning: {message}"
+        return message
+
+
+def _configured_elsewhere(handler):
+    logger = logging.getLogger(LOGGER_NAME)
+    return bool(logging.getLogger().handlers) or any(h is not handler for h in logger.handlers)
+
+
+def _our_handlers(logger):
+    return [h for h in logger.handlers if isinstance(h, _ConsoleHandler)]
+
+
+def install_default_handler():
+    """Give the library the default described in the module docstring (idempotent).
+
+    Called when `transformer_kit` is imported. A level the user already set
+    on the ``"transformer_kit"`` logger is kept.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    if not _our_handlers(logger):
+        logger.addHandler(_ConsoleHandler("stdout", only_when_unconfigured=True))
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
+def configure_logging(level=logging.INFO):
+    """Set up logging for the command line.
+
+    Replaces the library default with one handler that always writes
+    transformer_kit's messages to stderr, at `level` and above.
+
+    Args:
+        level: `logging.WARNING` (``--quiet``), `logging.INFO` (default) or
+            `logging.DEBUG` (``--verbose``); a level name works too.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in _our_handlers(logger):
+        logger.removeHandler(handler)
+    logger.addHandler(_ConsoleHandler("stderr", only_when_unconfigured=False))
+    logger.setLevel(level)
+
+
+def quiet_tensorflow():
+    """Keep TensorFlow's logs off the terminal, unless the user set ``TF_CPP_MIN_LOG_LEVEL``.
+
+    Call it before anything imports TensorFlow; it then imports TensorFlow
+    and Keras itself. Returns whether it quieted anything.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return False
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "tensorflow" not in sys.modules:
+        _import_tensorflow_with_stderr_set_aside()
+    return True
+
+
+def _import_tensorflow_with_stderr_set_aside():
+    sys.stderr.flush()
+    try:
+        saved_stderr = os.dup(2)
+    except OSError:  # no descriptor 2 at all: nothing to keep clean
+        _import_tensorflow_and_keras()
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            _import_tensorflow_and_keras()
+        except BaseException:
+            os.dup2(saved_stderr, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+
+
+def _import_tensorflow_and_keras():
+    import tensorflow  # noqa: F401
+    import keras  # noqa: F401
