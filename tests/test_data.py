@@ -14,6 +14,7 @@ import tensorflow as tf
 from transformer_kit.data import (
     LabelEncoder,
     TextDataset,
+    as_text_list,
     build_data_report,
     choose_sequence_length,
     detect_split_mode,
@@ -161,6 +162,70 @@ def test_bundled_files_load():
     assert isinstance(train, TextDataset)
     assert len(train) == 4459 and set(train.labels) == {"ham", "spam"}
     assert len(load_csv_dataset(DATA / "chnsenticorp_train_2k.csv")) == 2000
+
+
+def test_list_of_texts_is_refused_with_what_it_got_and_the_fix():
+    texts = [f"message number {i}, free prize inside" for i in range(5000)]
+    with pytest.raises(DataError) as info:
+        load_csv_dataset(texts)
+    message = str(info.value)
+    assert "a list of 5,000 strings that look like texts, not file paths" in message
+    assert "fit(texts, labels)" in message and "DataFrame" in message
+    for source in (np.array(texts[:3]), pd.Series(texts[:3]), tuple(texts[:3])):
+        with pytest.raises(DataError, match="3 strings that look like texts"):
+            load_csv_dataset(source)
+
+
+def test_long_text_where_a_path_was_expected_is_a_data_error_not_oserror():
+    text = "a very long message " * 50  # longer than any file name: OSError before
+    with pytest.raises(DataError, match="a string that looks like a text, not a file path"):
+        load_csv_dataset(text)
+    with pytest.raises(DataError, match="1 string that looks like a text"):
+        load_csv_dataset([text])
+
+
+def test_sources_that_are_not_paths_or_dataframes_name_their_type():
+    with pytest.raises(DataError, match="a tuple of 2 values of type list.*fit\\(texts, labels\\)"):
+        load_csv_dataset((["good", "bad"], ["pos", "neg"]))
+    with pytest.raises(DataError, match="an object of type dict"):
+        load_csv_dataset({"text": ["good"]})
+    with pytest.raises(DataError, match="No data files"):
+        load_csv_dataset([])
+
+
+def test_list_with_a_missing_csv_path_reports_the_missing_file(tmp_path):
+    a = write(tmp_path / "a.csv", "text,label\none,x\n")
+    with pytest.raises(DataError, match="b.csv: no such file"):
+        load_csv_dataset([a, str(tmp_path / "b.csv")])
+    with pytest.raises(DataError, match="1 of them neither an existing file"):
+        load_csv_dataset([str(a), "not a file"])
+
+
+def test_as_text_list_makes_every_missing_value_empty():
+    values = ["fine", None, float("nan"), np.nan, pd.NA, pd.NaT, 3, 2.5, b"caf\xc3\xa9", "nan", "", "NA"]
+    assert as_text_list(values) == ["fine", "", "", "", "", "", "3", "2.5", "café", "nan", "", "NA"]
+    assert as_text_list(pd.Series(["a", None], dtype="string")) == ["a", ""]
+    assert as_text_list(np.array(["a", None], dtype=object)) == ["a", ""]
+    assert as_text_list(pd.DataFrame({"text": ["a", np.nan]})) == ["a", ""]
+    assert as_text_list(np.array([["a"], ["b"]])) == ["a", "b"]
+    assert as_text_list(text for text in ("x", "y")) == ["x", "y"]
+    assert as_text_list([]) == []
+
+
+def test_as_text_list_refuses_a_single_string_none_and_wide_tables():
+    with pytest.raises(DataError, match="single string. Wrap it in a list: \\['hello'\\]"):
+        as_text_list("hello")
+    with pytest.raises(DataError, match="got None"):
+        as_text_list(None)
+    with pytest.raises(DataError, match="shape \\(1, 2\\).*frame\\['text'\\]"):
+        as_text_list(pd.DataFrame({"text": ["a"], "label": ["b"]}))
+
+
+def test_dataframe_texts_follow_as_text_list():
+    frame = pd.DataFrame({"text": ["a", None, pd.NA, 7], "label": ["x", "y", "x", "y"]})
+    ds = load_csv_dataset(frame, require_labels=False, drop_empty_text=False)
+    assert ds.texts == as_text_list(frame["text"]) == ["a", "", "", "7"]
+    assert load_csv_dataset(frame).dropped == {"missing_text": 2}
 
 
 # ---------------------------------------------------------------- labels

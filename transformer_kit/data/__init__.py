@@ -1,6 +1,7 @@
 """From CSV files to batches of token ids.
 
-- `loading`: `load_csv_dataset` -> `TextDataset` (validates user files).
+- `loading`: `load_csv_dataset` -> `TextDataset` (validates user files);
+  `as_text_list`, the one rule for turning texts (None/NaN included) into str.
 - `labels`: `LabelEncoder` (class names <-> ids, saved as JSON).
 - `splitting`: `stratified_split` (validation set from training rows).
 - `text_vectorization`: standardization, word/character splitting,
@@ -11,7 +12,7 @@
 """
 
 from transformer_kit.data.labels import LabelEncoder
-from transformer_kit.data.loading import TextDataset, load_csv_dataset
+from transformer_kit.data.loading import TextDataset, as_text_list, load_csv_dataset
 from transformer_kit.data.pipeline import make_token_dataset
 from transformer_kit.data.report import (
     build_data_report,
@@ -30,6 +31,7 @@ from transformer_kit.data.text_vectorization import (
 __all__ = [
     "LabelEncoder",
     "TextDataset",
+    "as_text_list",
     "build_data_report",
     "choose_sequence_length",
     "detect_split_mode",

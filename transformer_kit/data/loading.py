@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from transformer_kit.errors import DataError
@@ -82,7 +83,9 @@ def load_csv_dataset(
 
     Args:
         source: str or `pathlib.Path` (one file), a list of them (read and
-            concatenated in order), or a `pandas.DataFrame`.
+            concatenated in order), or a `pandas.DataFrame`. Texts held in
+            memory go in a DataFrame (or, to the classifier, as
+            `fit(texts, labels)`); a list of texts here is an error.
         text_column: str, default `"text"`. Column holding the texts.
         label_column: str, default `"label"`. Column holding the class names.
         encoding: str or `None`, default `None` (UTF-8). Text encoding of
@@ -98,18 +101,30 @@ def load_csv_dataset(
         A `TextDataset`.
 
     Raises:
-        DataError: the file is missing, a directory, empty, has only a
-            header, cannot be parsed, is not in `encoding`, lacks a column, or
-            has no usable rows left.
+        DataError: `source` is not a path, list of paths or DataFrame (say,
+            a list of texts); the file is missing, a directory, empty, has
+            only a header, cannot be parsed, is not in `encoding`, lacks a
+            column, or has no usable rows left.
 
     Example:
 
     >>> train = load_csv_dataset("data/trec_train.csv")
     >>> sorted(set(train.labels))[:3]
     ['ABBR', 'DESC', 'ENTY']
-    >>> unlabelled = load_csv_dataset(["a.csv", "b.tsv"], require_labels=False)
+    >>> both = load_csv_dataset(["data/trec_train.csv", "data/trec_test.csv"])
+    >>> len(both) == len(train) + len(load_csv_dataset("data/trec_test.csv"))
+    True
+    >>> unlabelled = load_csv_dataset(pd.DataFrame({"text": ["hi", None]}), require_labels=False,
+    ...                               drop_empty_text=False)
+    >>> unlabelled.texts, unlabelled.labels
+    (['hi', ''], None)
+    >>> load_csv_dataset(["a good film", "a bad film"])
+    Traceback (most recent call last):
+    ...
+    transformer_kit.errors.DataError: Expected a path, a list of paths or a DataFrame as data, but got a list of 2 strings that look like texts, ...
     """
-    if isinstance(source, pd.DataFrame):
+    paths = None if isinstance(source, pd.DataFrame) else _as_source_paths(source, text_column, label_column)
+    if paths is None:
         frame = source.reset_index(drop=True)
         description = "DataFrame"
         row_numbers = list(range(len(frame)))
@@ -119,9 +134,6 @@ def load_csv_dataset(
                 f"with a {text_column!r} column and at least one row."
             )
     else:
-        paths = list(source) if isinstance(source, (list, tuple)) else [source]
-        if not paths:
-            raise DataError("No data files were given. Pass at least one CSV file.")
         frames, row_numbers = [], []
         for path in paths:
             part, lines = _read_file(Path(path), encoding)
@@ -141,16 +153,15 @@ def load_csv_dataset(
     if require_labels:
         _require_column(frame, label_column, "label", description)
 
-    texts = frame[text_column].map(_cell_to_text)
-    missing_text = texts.isna()
-    empty_text = ~missing_text & (texts.fillna("").str.strip() == "")
+    missing_text = frame[text_column].map(_is_missing).astype(bool)
+    texts = pd.Series(as_text_list(frame[text_column]), index=frame.index, dtype=object)
+    empty_text = ~missing_text & (texts.str.strip() == "")
     keep = pd.Series(True, index=frame.index)
     dropped = {}
     if drop_empty_text:
         keep &= ~missing_text & ~empty_text
         dropped["missing_text"] = int(missing_text.sum())
         dropped["empty_text"] = int(empty_text.sum())
-    texts = texts.fillna("")
 
     labels = None
     if has_labels:
@@ -180,6 +191,77 @@ def load_csv_dataset(
         dropped=dropped,
         row_numbers=[n for n, k in zip(row_numbers, kept_rows) if k],
     )
+
+
+_TABLE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".gz", ".txt")
+
+
+def _as_source_paths(source, text_column, label_column):
+    """The file paths in `source`, or a `DataError` saying what it is instead."""
+    fix = (
+        "To use texts held in memory, pass them with their labels: fit(texts, labels) or "
+        f"(texts, labels), or a DataFrame with columns {text_column!r} and {label_column!r}."
+    )
+    if isinstance(source, (str, os.PathLike)):
+        if isinstance(source, str) and not _could_be_path(source):
+            raise DataError(
+                f"Expected a path, a list of paths or a DataFrame as data, but got a string that "
+                f"looks like a text, not a file path ({_shorten(source)}). {fix}"
+            )
+        return [Path(source)]
+    if isinstance(source, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+        items = list(np.ravel(source)) if isinstance(source, np.ndarray) else list(source)
+        if not items:
+            raise DataError("No data files were given. Pass at least one CSV file.")
+        if all(isinstance(item, os.PathLike) or (isinstance(item, str) and _names_file(item)) for item in items):
+            return [Path(item) for item in items]
+        raise DataError(
+            f"Expected a path, a list of paths or a DataFrame as data, but got "
+            f"{_describe_values(source, items)}. {fix}"
+        )
+    raise DataError(
+        "Expected a path, a list of paths or a DataFrame as data, but got an object of type "
+        f"{type(source).__name__}: {_shorten(repr(source), quote=False)}. {fix}"
+    )
+
+
+def _names_file(text):
+    """Whether a string in a list of sources is meant as a file path."""
+    return _could_be_path(text) and (text.lower().endswith(_TABLE_ENDINGS) or _exists(Path(text)))
+
+
+def _could_be_path(text):
+    # Longer than any file name the OS allows, or several lines: a text.
+    return "\n" not in text and len(text) <= 4096 and all(len(part) <= 255 for part in Path(text).parts)
+
+
+def _exists(path):
+    try:
+        return path.exists()
+    except OSError:  # e.g. "File name too long"
+        return False
+
+
+def _describe_values(source, items):
+    kind = {list: "list", tuple: "tuple", np.ndarray: "NumPy array"}.get(type(source), type(source).__name__)
+    if all(isinstance(item, str) for item in items):
+        not_files = sum(not _names_file(item) for item in items)
+        if not_files == len(items):
+            what = "that look like texts, not file paths" if len(items) > 1 else "that looks like a text, not a file path"
+        else:
+            what = f"({not_files:,} of them neither an existing file nor a .csv/.tsv name)"
+        return f"a {kind} of {_count(len(items), 'string')} {what}; the first is {_shorten(str(items[0]))}"
+    types = ", ".join(sorted({type(item).__name__ for item in items}))
+    return f"a {kind} of {_count(len(items), 'value')} of type {types}; the first is {_shorten(repr(items[0]), quote=False)}"
+
+
+def _count(number, noun):
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
+def _shorten(text, limit=60, quote=True):
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return repr(text) if quote else text
 
 
 def _read_file(path, encoding):
@@ -315,11 +397,62 @@ def _closest_column(column, role, found):
     return None
 
 
-def _cell_to_text(value):
-    """A text cell as str, or None when missing (NaN/None)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return value if isinstance(value, str) else str(value)
+def as_text_list(texts):
+    """Texts as a list of str, with one rule for missing values.
+
+    This is how every part of transformer_kit turns user texts into strings:
+    a missing value (`None`, `NaN`, `pd.NA`, `NaT`) becomes the empty text
+    `""` (never `"nan"`), bytes are decoded as UTF-8, and any other value
+    becomes `str(value)`.
+
+    Args:
+        texts: a list, tuple, NumPy array, `pandas.Series` (or any other
+            iterable) of texts; a 2-D array or DataFrame with one column is
+            read as that column.
+
+    Returns:
+        list of str, one per input text.
+
+    Raises:
+        DataError: `texts` is a single string (wrap it in a list), `None`, or
+            a table with more than one column.
+
+    Example:
+
+    >>> as_text_list(["fine", None, float("nan"), pd.NA, 42, b"caf\\xc3\\xa9"])
+    ['fine', '', '', '', '42', 'café']
+    >>> as_text_list("one text")
+    Traceback (most recent call last):
+    ...
+    transformer_kit.errors.DataError: Expected a list of texts, got a single string. Wrap it in a list: ['one text'].
+    """
+    if isinstance(texts, (str, bytes)):
+        shown = repr(texts if len(texts) <= 40 else texts[:37] + "...")
+        raise DataError(f"Expected a list of texts, got a single string. Wrap it in a list: [{shown}].")
+    if texts is None:
+        raise DataError("Expected a list of texts, got None.")
+    if isinstance(texts, pd.DataFrame) or getattr(texts, "ndim", 1) > 1:
+        width = texts.shape[1] if len(texts.shape) == 2 else None
+        if width != 1:
+            raise DataError(
+                f"Expected a list of texts, got a table of shape {tuple(texts.shape)}. "
+                "Pass its text column only, e.g. frame['text']."
+            )
+        texts = texts.iloc[:, 0] if isinstance(texts, pd.DataFrame) else np.asarray(texts)[:, 0]
+    return [_text_of(value) for value in texts]
+
+
+def _text_of(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return "" if _is_missing(value) else str(value)
+
+
+def _is_missing(value):
+    """Whether a cell holds no value: None, NaN, pd.NA or NaT (not "" or "NA")."""
+    return value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def _labels_to_strings(column):
@@ -331,7 +464,7 @@ def _labels_to_strings(column):
     values = column.dropna()
     if pd.api.types.is_float_dtype(column) and (values == values.round()).all():
         column = column.map(lambda v: v if pd.isna(v) else str(int(v)))
-    return column.map(lambda v: "" if _cell_to_text(v) is None else str(v).strip())
+    return column.map(lambda v: "" if _is_missing(v) else str(v).strip())
 
 
 def _is_tsv(path):
@@ -354,7 +487,10 @@ def _missing_file_message(path):
             message += f" Did you mean: {', '.join(str(folder / c) for c in close)}?"
     elif not path.is_absolute():
         message += f" The folder {folder} does not exist either."
-    return message + " Check the path, or pass an absolute path."
+    message += " Check the path, or pass an absolute path."
+    if " " in path.name and not path.name.lower().endswith(_TABLE_ENDINGS):
+        message += " If it is a text, not a path, pass texts with their labels: fit(texts, labels)."
+    return message
 
 
 def _decode_error_message(path, encoding, error):
