@@ -1,12 +1,13 @@
 """The in-graph TF-IDF logistic regression against scikit-learn's own pipeline."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from transformer_kit.ngram import fit_ngram_classifier, sparse_ngram_probabilities
+from transformer_kit.ngram import NgramLogisticRegression, fit_ngram_classifier
 
 WORDS = ["good", "bad", "film", "plot", "great", "awful", "acting", "music", "dull", "fine", "rare"]
 
@@ -35,29 +36,44 @@ def test_ngram_model_equals_scikit_learn_tfidf_logistic_regression():
     # The same solver settings as the library: equal features give an equal fit.
     regression = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(features, labels)
 
-    vocabulary = model.get_layer("ngram_vectorizer").get_vocabulary()[1:]
+    vocabulary = model.get_vocabulary()[1:]
     assert sorted(vocabulary) == sorted(reference.get_feature_names_out())
     assert "unique" not in vocabulary and "occur once" not in vocabulary
 
     test_texts, _ = make_texts(50, seed=1)
-    ours = model.predict(tf.constant(test_texts), verbose=0)
+    ours = model(tf.constant(test_texts)).numpy()
     theirs = regression.predict_proba(reference.transform(test_texts))
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
-    # The sparse serving path computes the same numbers as the Keras model.
-    sparse_fn, _ = sparse_ngram_probabilities(model)
-    np.testing.assert_allclose(sparse_fn(tf.constant(test_texts)).numpy(), ours, atol=1e-5)
+
+
+def test_ngram_layer_survives_keras_saving(tmp_path):
+    texts, labels = make_texts(200, seed=4)
+    layer = fit_ngram_classifier(texts, labels, num_classes=3)
+    text = keras.Input(shape=(), dtype="string")
+    keras.Model(text, layer(text)).save(tmp_path / "ngram.keras")
+    loaded = keras.saving.load_model(tmp_path / "ngram.keras", safe_mode=True)
+    restored = loaded.layers[-1]
+    assert isinstance(restored, NgramLogisticRegression)
+    assert restored.get_vocabulary() == layer.get_vocabulary()
+    test_texts, _ = make_texts(20, seed=5)
+    np.testing.assert_allclose(loaded(tf.constant(test_texts)).numpy(), layer(tf.constant(test_texts)).numpy(), atol=1e-6)
+
+
+def test_ngram_layer_accepts_an_empty_batch():
+    layer = fit_ngram_classifier(["good film", "bad film"] * 3, np.array([1, 0] * 3), num_classes=2)
+    assert layer(tf.constant([], tf.string)).shape == (0, 1)
 
 
 def test_min_df_falls_back_to_every_ngram_when_none_repeats():
     model = fit_ngram_classifier(["alpha beta", "gamma delta"], np.array([0, 1]), num_classes=2, min_df=2)
-    vocabulary = model.get_layer("ngram_vectorizer").get_vocabulary()
+    vocabulary = model.get_vocabulary()
     assert {"alpha", "beta", "alpha beta", "gamma", "delta", "gamma delta"} <= set(vocabulary)
 
 
 def test_max_tokens_keeps_the_most_frequent_ngrams():
     texts = ["good film"] * 5 + ["bad film"] * 4 + ["good"] * 2  # film 9, good 7, good film 5
     model = fit_ngram_classifier(texts, np.array([0] * 5 + [1] * 4 + [0] * 2), num_classes=2, max_tokens=3)
-    assert model.get_layer("ngram_vectorizer").get_vocabulary() == ["[UNK]", "film", "good"]
+    assert model.get_vocabulary() == ["[UNK]", "film", "good"]
 
 
 @pytest.mark.parametrize("num_classes", [2, 3])
@@ -70,8 +86,4 @@ def test_warm_start_reaches_the_same_model(num_classes):
     test_texts, _ = make_texts(60, seed=3)
     # Equal up to the solver's stopping tolerance (scikit-learn's default, 1e-4
     # on the gradient), which leaves differences of the order of 1e-2.
-    np.testing.assert_allclose(
-        warm.predict(tf.constant(test_texts), verbose=0),
-        cold.predict(tf.constant(test_texts), verbose=0),
-        atol=2e-2,
-    )
+    np.testing.assert_allclose(warm(tf.constant(test_texts)).numpy(), cold(tf.constant(test_texts)).numpy(), atol=2e-2)

@@ -25,20 +25,20 @@ import json
 from pathlib import Path
 
 import keras
-import numpy as np
 import pandas as pd
 import tensorflow as tf
 
 from transformer_kit import config as config_lib
 from transformer_kit.errors import RunDirectoryError
+from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
-from transformer_kit.ngram import sparse_ngram_probabilities
 from transformer_kit.run_directory import atomic_directory
+from transformer_kit.saving import run_record
 
 SERVING_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "serving_token_ids"
 METADATA_PATH = Path("assets.extra") / "transformer_kit.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Served ids outside the vocabulary become this id ("[UNK]") instead of
 # failing an embedding lookup in the middle of a request.
 _UNKNOWN_ID = 1
@@ -65,9 +65,8 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
     - `serving_default`: input `text` (string `[batch]`), outputs
       `probabilities` (float32 `[batch, num_classes]`), `label` (string
       `[batch]`), `label_id` (int64 `[batch]`) and `score` (float32 `[batch]`,
-      the probability of `label`). It computes exactly what
-      `classifier.predict_proba` computes: the transformers' probabilities
-      and the n-gram regression's, blended with `classifier.blend_weights_`.
+      the probability of `label`). It runs the classifier's inference model
+      (`classifier.model_`), the same model `predict_proba` runs.
     - `serving_token_ids`: input `token_ids` (int64 `[batch, length]`,
       0 = padding), same outputs, computed from the transformers only (their
       plain average): the n-gram regression needs the raw text. Ids beyond
@@ -99,7 +98,7 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
     version = _next_version(out_dir) if version is None else _check_version(version)
     version_dir = out_dir / str(version)
 
-    archive = _build_archive(classifier)
+    archive = build_archive(classifier.model_, list(classifier.classes_))
     with atomic_directory(version_dir, overwrite=overwrite, kind="SavedModel version") as staging:
         archive.write_out(str(staging), verbose=False)
         metadata_file = staging / METADATA_PATH
@@ -186,15 +185,9 @@ class ExportedPredictor:
         Returns:
             `pandas.DataFrame` `(len(texts), num_classes)`, columns `classes`.
         """
-        texts = ["" if text is None else str(text) for text in texts]
-        probabilities = np.zeros((len(texts), len(self.classes)), "float32")
         # Similar lengths share a batch, so the served model pads little.
-        order = np.argsort([len(text) for text in texts], kind="stable")
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            outputs = self._serve(text=tf.constant([texts[i] for i in rows], tf.string))
-            probabilities[rows] = outputs["probabilities"].numpy()
-        return pd.DataFrame(probabilities, columns=self.classes)
+        scorer = LengthSortedScorer(lambda text: self._serve(text=text)["probabilities"], batch_size)
+        return pd.DataFrame(scorer(texts), columns=self.classes)
 
 
 def load_exported_predictor(path):
@@ -205,62 +198,44 @@ def load_exported_predictor(path):
 # ------------------------------------------------------------------ graph
 
 
-def _build_archive(classifier):
-    sequence_length = int(classifier.sequence_length_)
-    vocabulary_size = int(classifier.vectorizer_.vocabulary_size())
-    vectorizer = classifier.vectorizer_  # the ragged twin: no padding to strip
-    if not vectorizer.built:
-        # After TextClassifier.load it has its vocabulary but was never
-        # called, and ExportArchive refuses unbuilt layers.
-        vectorizer(tf.constant([""]))
-    members = list(classifier.members_)
-    ngram_model = classifier.ngram_model_
-    weights = [float(w) for w in classifier.blend_weights_]
-    classes = tf.constant(list(classifier.classes_), dtype=tf.string)
+def build_archive(model, classes):
+    """A `keras.export.ExportArchive` of an inference model with the two serving signatures.
 
-    def member_probabilities(token_ids):
-        return [as_class_probabilities(member(token_ids, training=False)) for member in members]
+    Args:
+        model: the inference model (`TextClassifier.model_`).
+        classes: list of class names, in column order.
+
+    Returns:
+        The archive, ready for `write_out`.
+    """
+    preprocessor = preprocessor_of(model)
+    members = members_of(model)
+    sequence_length, vocabulary_size = preprocessor.sequence_length, preprocessor.vocabulary_size
+    class_names = tf.constant(list(classes), dtype=tf.string)
 
     def with_labels(probabilities):
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {
             "probabilities": tf.identity(probabilities, name="probabilities"),
-            "label": tf.gather(classes, label_id),
+            "label": tf.gather(class_names, label_id),
             "label_id": label_id,
             "score": tf.reduce_max(probabilities, axis=-1),
         }
 
     def serve_text(text):
-        # Dynamic padding: each request is padded to its own longest text
-        # (capped at sequence_length) rather than to sequence_length, which
-        # is most of the work saved on short texts. Padding is masked, so the
-        # probabilities equal predict_proba's. At least one column, so a
-        # batch of empty strings is a (batch, 1) all-padding input, which the
-        # pooling maps to a valid distribution rather than 0 / 0.
-        ragged_ids = vectorizer(text)[:, :sequence_length]
-        token_ids = ragged_ids.to_tensor(default_value=0)
-        token_ids = tf.pad(token_ids, [[0, 0], [0, tf.maximum(1 - tf.shape(token_ids)[1], 0)]])
-        parts = member_probabilities(tf.cast(token_ids, "int32"))
-        if ngram_model is not None:
-            parts.append(as_class_probabilities(ngram_probabilities(text)))
-        return with_labels(tf.add_n([w * p for w, p in zip(weights, parts)]))
+        return with_labels(model(text, training=False))
 
     def serve_token_ids(token_ids):
         token_ids = tf.cast(token_ids[:, :sequence_length], "int32")
         known = (token_ids >= 0) & (token_ids < vocabulary_size)
         token_ids = tf.where(known, token_ids, tf.constant(_UNKNOWN_ID, "int32"))
-        parts = member_probabilities(token_ids)
+        parts = [as_class_probabilities(member(token_ids, training=False)) for member in members]
         return with_labels(tf.add_n(parts) / float(len(parts)))
 
-    ngram_probabilities, ngram_layers = None, []
-    if ngram_model is not None:
-        ngram_probabilities, ngram_layers = sparse_ngram_probabilities(ngram_model)
-
     archive = keras.export.ExportArchive()
-    # Tracking the layers puts their variables and lookup tables (the
+    # Tracking the model puts its variables and lookup tables (the
     # vocabularies) into the SavedModel; the endpoints only reference them.
-    for layer in [vectorizer, *members, *ngram_layers]:
-        archive.track(layer)
+    archive.track(model)
     archive.add_endpoint(
         SERVING_SIGNATURE, serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
     )
@@ -276,25 +251,20 @@ def _build_archive(classifier):
 
 
 def _metadata(classifier, version):
-    record = classifier._config_record()
+    record = run_record(classifier)
     return {
+        **{key: record[key] for key in (
+            "classes", "sequence_length", "vocabulary_size", "split_mode", "text_column", "label_column",
+            "ensemble_size", "ngram", "blend_weights", "config", "params", "versions",
+        )},
         "kind": "transformer_kit SavedModel",
         "format_version": FORMAT_VERSION,
         "version": version,
-        "classes": list(classifier.classes_),
-        "sequence_length": int(classifier.sequence_length_),
-        "vocabulary_size": int(classifier.vectorizer_.vocabulary_size()),
-        "split_mode": classifier.split_mode_,
-        "text_column": record["text_column"],
-        "label_column": record["label_column"],
-        "ensemble_size": len(classifier.members_),
-        "ngram": classifier.ngram_model_ is not None,
-        "blend_weights": [float(w) for w in classifier.blend_weights_],
         "signatures": {
             SERVING_SIGNATURE: {
                 "inputs": {"text": "string [batch]: raw texts."},
                 "outputs": OUTPUTS,
-                "computes": "the blend of the transformers and the n-gram model, as predict_proba",
+                "computes": "the classifier's inference model, as predict_proba",
             },
             TOKEN_IDS_SIGNATURE: {
                 "inputs": {
@@ -306,8 +276,6 @@ def _metadata(classifier, version):
             },
         },
         "metrics": classifier.metrics_,
-        "config": record["config"],
-        "versions": record["versions"],
     }
 
 

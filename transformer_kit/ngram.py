@@ -1,22 +1,103 @@
 """An n-gram TF-IDF logistic regression that lives inside the Keras graph.
 
-scikit-learn fits it (an exact convex optimum in seconds, no epochs to tune);
-its coefficients are then copied into a `Dense` layer after a
-`TextVectorization(ngrams=2, output_mode="count")` and `TfidfWeighting`, so
+scikit-learn fits it (an exact convex optimum in seconds, no epochs to tune)
+on `TfidfTransformer` features; its coefficients then go into an
+`NgramLogisticRegression` layer, which computes the same features from raw
+strings with a sparse `TextVectorization(ngrams=2, output_mode="count")`, so
 the same model can be saved, blended with the transformers and exported in
-one SavedModel. The features are computed by the very same Keras layers in
-both places, so training and serving cannot drift apart.
+one SavedModel. Training features and served features come from the very
+same `TextVectorization`, so they cannot drift apart.
 """
 
 import keras
 import numpy as np
 import scipy.sparse
 import tensorflow as tf
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
-from transformer_kit.data.text_vectorization import STANDARDIZERS
-from transformer_kit.layers import TfidfWeighting
+from transformer_kit.data.text_vectorization import make_text_vectorizer
 
+
+@keras.saving.register_keras_serializable(package="transformer_kit")
+class NgramLogisticRegression(keras.layers.Layer):
+    """Strings -> class probabilities of a 1-2-gram TF-IDF logistic regression.
+
+    Features are scikit-learn's `TfidfTransformer(sublinear_tf=True)`:
+    L2-normalized `(1 + log(count)) * idf`, computed on the sparse counts of
+    each batch (a text has a few dozen n-grams among up to 150,000), then a
+    sparse-dense product with the regression's weights. N-grams outside the
+    vocabulary count into `"[UNK]"`, whose idf is 0, so they are ignored.
+
+    Build one with `fit_ngram_classifier`; the constructor alone gives an
+    empty model (what `keras.saving` fills in when it loads a saved one).
+
+    Args:
+        split_mode: `"word"` or `"character"`, as the transformers' tokens.
+        vocabulary_size: int, n-grams kept, `"[UNK]"` included.
+        num_classes: int >= 2 (2 gives one sigmoid output, as the
+            transformers' binary head).
+        vocabulary: list of str or `None`; `"[UNK]"` first.
+        **kwargs: standard `keras.layers.Layer` arguments.
+    """
+
+    def __init__(self, split_mode="word", vocabulary_size=1, num_classes=2, vocabulary=None, **kwargs):
+        kwargs.setdefault("name", "ngram_classifier")
+        super().__init__(**kwargs)
+        self.split_mode = split_mode
+        self.vocabulary_size = int(vocabulary_size)
+        self.num_classes = int(num_classes)
+        self.units = 1 if num_classes == 2 else self.num_classes
+        self.counter = make_text_vectorizer(
+            max_tokens=self.vocabulary_size,
+            split=split_mode,
+            vocabulary=vocabulary,
+            ngrams=2,
+            output_mode="count",
+            sparse=True,
+            name="ngram_counter",
+        )
+
+    def build(self, input_shape=None):
+        size = (self.vocabulary_size,)
+        self.idf = self.add_weight(shape=size, initializer="zeros", trainable=False, name="idf")
+        self.kernel = self.add_weight(shape=(*size, self.units), initializer="zeros", trainable=False, name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", trainable=False, name="bias")
+
+    def get_vocabulary(self):
+        """list of str: the n-gram of each feature column, `"[UNK]"` first."""
+        return [str(ngram) for ngram in self.counter.get_vocabulary()]
+
+    def set_regression(self, idf, coef, intercept):
+        """Load the idf weights and a fitted regression's `coef_` and `intercept_`."""
+        if not self.built:
+            self.build()
+        self.idf.assign(np.asarray(idf, "float32"))
+        self.kernel.assign(np.asarray(coef, "float32").T)
+        self.bias.assign(np.asarray(intercept, "float32"))
+
+    def call(self, text):
+        # TF's sparse counting fails on a batch of zero texts; one extra empty
+        # text, dropped at the end, makes every batch non-empty.
+        text = tf.concat([tf.reshape(text, [-1]), tf.constant([""])], axis=0)
+        counts = self.counter(text)
+        rows, columns = counts.indices[:, 0], counts.indices[:, 1]
+        values = 1.0 + tf.math.log(tf.maximum(tf.cast(counts.values, "float32"), 1.0))
+        values = values * tf.gather(self.idf, columns)
+        norms = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(values), rows, tf.shape(text, tf.int64)[0]))
+        values = values / tf.gather(tf.maximum(norms, 1e-12), rows)
+        features = tf.SparseTensor(counts.indices, values, counts.dense_shape)
+        logits = tf.sparse.sparse_dense_matmul(features, self.kernel) + self.bias
+        probabilities = tf.sigmoid(logits) if self.units == 1 else tf.nn.softmax(logits)
+        return probabilities[:-1]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(split_mode=self.split_mode, vocabulary_size=self.vocabulary_size, num_classes=self.num_classes)
+        return config
 
 
 def fit_ngram_classifier(
@@ -53,45 +134,34 @@ def fit_ngram_classifier(
             tolerance.
 
     Returns:
-        A `keras.Model` from strings `(batch,)` to probabilities
-        `(batch, 1)` (binary) or `(batch, num_classes)`.
+        An `NgramLogisticRegression` layer from strings `(batch,)` to
+        probabilities `(batch, 1)` (binary) or `(batch, num_classes)`.
 
     Example:
 
     >>> model = fit_ngram_classifier(["good film", "bad film"] * 5, np.array([1, 0] * 5), 2)
-    >>> model.predict(np.array(["good"]), verbose=0).shape
-    (1, 1)
+    >>> probabilities = model(tf.constant(["good", "bad"])).numpy()
+    >>> probabilities.shape, bool(probabilities[0, 0] > 0.5 > probabilities[1, 0])
+    ((2, 1), True)
     """
-    def make_counter(name, sparse, size):
-        return keras.layers.TextVectorization(
-            max_tokens=size,
-            standardize=STANDARDIZERS[split],
-            split="whitespace",
-            ngrams=2,
-            output_mode="count",
-            sparse=sparse,
-            name=name,
-        )
-
+    texts = [str(text) for text in texts]
     # Every n-gram first (sparse, so no dense texts x n-grams array), then
     # the frequent ones that pass `min_df`, at most `max_tokens`.
-    full_counter = make_counter("ngram_counter_sparse", sparse=True, size=None)
-    full_counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
+    full_counter = make_text_vectorizer(
+        texts, max_tokens=None, split=split, ngrams=2, output_mode="count", sparse=True, name="ngram_counter_full"
+    )
     all_ngrams = full_counter.get_vocabulary()  # "[UNK]" first, then by frequency
     counts = _sparse_counts(full_counter, texts, len(all_ngrams))
     document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
     frequent = np.flatnonzero(document_frequency[1:] >= min_df) + 1
     if frequent.size == 0:
         frequent = np.arange(1, len(all_ngrams))
-    keep = np.concatenate([[0], frequent[: max_tokens - 1]])
-    counts, document_frequency = counts[:, keep], document_frequency[keep]
-    vocabulary = [all_ngrams[i] for i in keep]
+    kept = frequent[: max_tokens - 1]
+    vocabulary = ["[UNK]", *(str(all_ngrams[i]) for i in kept)]
 
-    # scikit-learn's smooth idf; column 0 counts out-of-vocabulary n-grams, dropped.
-    idf = np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1.0
-    idf[0] = 0.0
-    features = _tfidf(counts, idf)
-
+    # Column 0 ("[UNK]", n-grams outside the vocabulary) is no feature: idf 0.
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[:, kept])
+    features = tfidf.transform(counts[:, kept])
     regression = LogisticRegression(
         C=c, max_iter=2000, class_weight=class_weight, random_state=seed, warm_start=warm_start is not None
     )
@@ -99,25 +169,21 @@ def fit_ngram_classifier(
         regression.coef_, regression.intercept_ = _initial_weights(warm_start, vocabulary)
     regression.fit(features, labels)
 
-    counter = make_counter("ngram_vectorizer", sparse=False, size=len(vocabulary))
-    counter.set_vocabulary(vocabulary)
-    text = keras.Input(shape=(), dtype="string", name="text")
-    weighted = TfidfWeighting(idf.astype("float32"), name="tfidf")(counter(text))
-    units = 1 if num_classes == 2 else num_classes
-    head = keras.layers.Dense(
-        units, activation="sigmoid" if units == 1 else "softmax", name="ngram_probabilities"
-    )
-    outputs = head(weighted)
-    head.set_weights([regression.coef_.T.astype("float32"), regression.intercept_.astype("float32")])
-    return keras.Model(text, outputs, name="ngram_classifier")
+    model = NgramLogisticRegression(split, len(vocabulary), num_classes, vocabulary=vocabulary)
+    zero = np.zeros((regression.coef_.shape[0], 1))
+    model.set_regression(np.concatenate([[0.0], tfidf.idf_]), np.hstack([zero, regression.coef_]), regression.intercept_)
+    return model
 
 
 def _initial_weights(model, vocabulary):
-    """`(coef_, intercept_)` for scikit-learn from a fitted n-gram model, matched by n-gram."""
-    previous = {ngram: row for row, ngram in enumerate(model.get_layer("ngram_vectorizer").get_vocabulary())}
-    kernel, bias = model.get_layer("ngram_probabilities").get_weights()
-    coef = np.zeros((kernel.shape[1], len(vocabulary)))
-    for column, ngram in enumerate(vocabulary):
+    """`(coef_, intercept_)` for scikit-learn from a fitted n-gram model, matched by n-gram.
+
+    `vocabulary` starts with `"[UNK]"`, which is no feature column.
+    """
+    previous = {ngram: row for row, ngram in enumerate(model.get_vocabulary())}
+    kernel, bias = np.asarray(model.kernel), np.asarray(model.bias)
+    coef = np.zeros((kernel.shape[1], len(vocabulary) - 1))
+    for column, ngram in enumerate(vocabulary[1:]):
         row = previous.get(ngram)
         if row is not None:
             coef[:, column] = kernel[row]
@@ -136,73 +202,6 @@ def _sparse_counts(sparse_counter, texts, vocabulary_size, batch_size=2048):
             )
         )
     return scipy.sparse.vstack(blocks).tocsr()
-
-
-def _tfidf(counts, idf):
-    features = counts.astype(np.float64)
-    features.data = 1.0 + np.log(features.data)
-    features = features.multiply(idf[None, :]).tocsr()
-    norms = np.sqrt(np.asarray(features.multiply(features).sum(axis=1))).ravel()
-    return scipy.sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ features
-
-
-def sparse_ngram_probabilities(ngram_model):
-    """The n-gram model's probabilities, computed on sparse counts.
-
-    The Keras n-gram model (see `transformer_kit.ngram`) counts n-grams into
-    a dense `(batch, ngram_vocabulary)` matrix, e.g. 256 x 50,000 floats per
-    batch, and multiplies it by the regression weights: that was 80% of the
-    serving time. A text has a few dozen n-grams, so here the same
-    `TextVectorization` (same vocabulary and standardization) emits a sparse
-    matrix, the TF-IDF weighting runs on its non-zero values only, and the
-    regression is a sparse-dense product: the same numbers, ~10x faster.
-
-    Args:
-        ngram_model: the classifier's `ngram_model_`.
-
-    Returns:
-        `(probabilities_fn, layers)`: a function from a string tensor
-        `[batch]` to the model's output, and the layers to track. For a model
-        not built by `fit_ngram_classifier` the model itself is used.
-    """
-    try:
-        counter = ngram_model.get_layer("ngram_vectorizer")
-        tfidf = ngram_model.get_layer("tfidf")
-        head = ngram_model.get_layer("ngram_probabilities")
-    except ValueError:
-        return (lambda text: ngram_model(text, training=False)), [ngram_model]
-    config = counter.get_config()
-    sparse_counter = keras.layers.TextVectorization(
-        max_tokens=config["max_tokens"],
-        standardize=config["standardize"],
-        split=config["split"],
-        ngrams=config["ngrams"],
-        output_mode=config["output_mode"],
-        sparse=True,
-        name="ngram_counter_sparse",
-    )
-    sparse_counter.set_vocabulary(counter.get_vocabulary())
-    sparse_counter(tf.constant([""]))  # build it, so that it can be tracked
-
-    def probabilities(text):
-        # TF's sparse counting fails on a batch of zero texts; one extra empty
-        # text, dropped at the end, makes every batch non-empty.
-        text = tf.concat([text, tf.constant([""])], axis=0)
-        counts = sparse_counter(text)
-        rows, columns = counts.indices[:, 0], counts.indices[:, 1]
-        values = tf.cast(counts.values, "float32")
-        if tfidf.sublinear:
-            values = 1.0 + tf.math.log(tf.maximum(values, 1.0))
-        values = values * tf.gather(tf.convert_to_tensor(tfidf.idf), columns)
-        norms = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(values), rows, tf.shape(text, tf.int64)[0]))
-        values = values / tf.gather(tf.maximum(norms, 1e-12), rows)
-        features = tf.SparseTensor(counts.indices, values, counts.dense_shape)
-        logits = tf.sparse.sparse_dense_matmul(features, tf.convert_to_tensor(head.kernel)) + head.bias
-        return head.activation(logits)[:-1]
-
-    # Not the whole n-gram model: its dense counter's vocabulary would be
-    # saved a second time without being used.
-    return probabilities, [sparse_counter, tfidf, head]
 
 
 def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids, grid_step=0.05):
@@ -233,6 +232,8 @@ def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids
     # From the middle outwards, so ties keep the weight closest to an even blend.
     for weight in sorted(np.arange(0.0, 1.0 + 1e-9, grid_step), key=lambda w: abs(w - 0.5)):
         blended = (1.0 - weight) * transformer_probabilities + weight * ngram_probabilities
+        # By hand rather than sklearn.metrics.log_loss, which warns that
+        # float32 probabilities "do not sum to one" (off by ~1e-7) on every call.
         loss = -np.mean(np.log(np.clip(blended[rows, true_ids], 1e-7, 1.0)))
         if loss < best_loss - 1e-9:
             best_weight, best_loss = float(round(weight, 4)), loss

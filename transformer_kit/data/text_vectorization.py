@@ -120,54 +120,89 @@ def detect_split_mode(texts, threshold=0.3):
     return "character" if cjk / characters > threshold else "word"
 
 
-def make_text_vectorizer(texts, max_tokens=20000, split="auto", sequence_length=None):
-    """Build a `TextVectorization` layer and learn its vocabulary.
+def make_text_vectorizer(
+    texts=None,
+    max_tokens=20000,
+    split="auto",
+    sequence_length=None,
+    vocabulary=None,
+    ngrams=None,
+    output_mode="int",
+    sparse=False,
+    name="text_vectorizer",
+):
+    """Build a `TextVectorization` layer with the toolkit's tokenization.
 
-    Id 0 is padding and id 1 is the out-of-vocabulary token `"[UNK]"`; the
-    rest of the vocabulary is ordered by frequency.
+    The one place where the toolkit creates a `TextVectorization`: the
+    transformers' token ids and the n-gram model's counts share the
+    standardization of `split`, so they cannot disagree.
+
+    With token ids (`output_mode="int"`), id 0 is padding and id 1 is the
+    out-of-vocabulary token `"[UNK]"`; the rest of the vocabulary is ordered
+    by frequency.
 
     Args:
-        texts: sequence of str. The *training* texts only, so validation and
-            test words the model never saw map to `[UNK]` as in production.
-        max_tokens: int, default 20000. Vocabulary size including padding
-            and `[UNK]`.
+        texts: sequence of str or `None`. The *training* texts only, so
+            validation and test words the model never saw map to `[UNK]` as
+            in production; `None` leaves the layer to be given `vocabulary`
+            (or loaded from a saved model).
+        max_tokens: int or `None`, default 20000. Vocabulary size including
+            padding and `[UNK]`.
         split: `"auto"` (default), `"word"` or `"character"`. `"character"`
             makes each CJK character a token (`standardize_cjk_characters`);
-            `"auto"` picks with `detect_split_mode`.
+            `"auto"` picks with `detect_split_mode` (needs `texts`).
         sequence_length: int or `None` (default). `None` gives a ragged
-            output (dynamic padding happens in `make_token_dataset`); an int
-            pads/truncates every output to that length, as a served model
-            needs.
+            output (dynamic padding happens later); an int pads/truncates
+            every output to that length. Only for `output_mode="int"`.
+        vocabulary: list of str or `None`. A vocabulary to use instead of
+            learning one from `texts`.
+        ngrams: `None` or int, passed to `TextVectorization`.
+        output_mode: `"int"` (default) or `"count"`.
+        sparse: bool, with `output_mode="count"`: return a `SparseTensor`.
+        name: layer name.
 
     Returns:
-        An adapted `keras.layers.TextVectorization` named `"text_vectorizer"`.
+        A `keras.layers.TextVectorization`, adapted to `texts` if given.
 
     Example:
 
     >>> vectorizer = make_text_vectorizer(["the cat sat", "the dog"])
-    >>> vectorizer.get_vocabulary()[:3]
+    >>> [str(token) for token in vectorizer.get_vocabulary()[:3]]
     ['', '[UNK]', 'the']
+    >>> vectorizer(tf.constant(["the dog sat"])).to_list()
+    [[2, 4, 3]]
     """
     if split not in SPLIT_MODES:
         raise ValueError(f"`split` must be one of {SPLIT_MODES}; got split={split!r}.")
-    texts = [str(text) for text in texts]
-    if not texts:
-        raise ValueError("`texts` is empty; the vocabulary needs training texts.")
+    if texts is not None:
+        texts = [str(text) for text in texts]
+        if not texts:
+            raise ValueError("`texts` is empty; the vocabulary needs training texts.")
     if split == "auto":
+        if texts is None:
+            raise ValueError('`split="auto"` needs `texts` to detect the script; pass "word" or "character".')
         split = detect_split_mode(texts)
-    standardize = STANDARDIZERS[split]
+    as_ids = output_mode == "int"
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens,
-        standardize=standardize,
+        standardize=STANDARDIZERS[split],
         split="whitespace",
-        output_mode="int",
-        output_sequence_length=sequence_length,
-        ragged=sequence_length is None,
-        name="text_vectorizer",
+        ngrams=ngrams,
+        output_mode=output_mode,
+        output_sequence_length=sequence_length if as_ids else None,
+        ragged=as_ids and sequence_length is None,
+        sparse=sparse,
+        name=name,
     )
-    # Batched adapt runs the tf.strings ops on 1024 texts at a time instead
-    # of one by one, which is what makes adapting on 25k reviews take seconds.
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(texts)).batch(1024))
+    if vocabulary is not None:
+        # Not the constructor's `vocabulary`: Keras then keeps the vocabulary
+        # in the layer's config instead of its saved assets, and a layer
+        # nested in ours (rebuilt from our config) would load without it.
+        vectorizer.set_vocabulary(vocabulary)
+    elif texts is not None:
+        # Batched adapt runs the tf.strings ops on 1024 texts at a time instead
+        # of one by one, which is what makes adapting on 25k reviews take seconds.
+        vectorizer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(texts)).batch(1024))
     return vectorizer
 
 
@@ -186,7 +221,9 @@ def vectorize_texts(vectorizer, texts, sequence_length=None):
 
     Example:
 
-    >>> lengths = [len(ids) for ids in vectorize_texts(vectorizer, texts)]
+    >>> vectorizer = make_text_vectorizer(["the cat sat", "the dog"])
+    >>> vectorize_texts(vectorizer, ["the cat", "", "the the the"], sequence_length=2)
+    [[2, 5], [], [2, 2]]
     """
     texts = [str(text) for text in texts]
     result = []

@@ -1,0 +1,253 @@
+"""`fit_text_classifier`: from labelled texts to a fitted inference model.
+
+The steps, in order: labels, tokenization (`TextPreprocessor`), the data
+report, the transformers (`MemberTrainer`), the n-gram branch and its blend
+weight (`blending`), the inference model, and the validation/test metrics.
+Texts in memory and files streamed in chunks differ only in where the
+members' batches and the n-gram model's texts come from.
+"""
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from transformer_kit import blending
+from transformer_kit.config import configs_to_dict
+from transformer_kit.data import (
+    LabelEncoder,
+    TextDataset,
+    build_data_report,
+    format_data_report,
+    make_token_dataset,
+    stratified_split,
+)
+from transformer_kit.data.streaming import make_streaming_token_dataset, scan_csv
+from transformer_kit.evaluation import evaluate_probabilities
+from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model
+from transformer_kit.preprocessor import TextPreprocessor
+from transformer_kit.resume import BackupDirectory
+from transformer_kit.training import (
+    MemberData,
+    MemberTrainer,
+    balanced_class_weights,
+    balanced_class_weights_from_counts,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class FitResult:
+    """Everything `fit` learned.
+
+    Attributes:
+        model: the inference model (strings -> probabilities).
+        label_encoder: the `LabelEncoder` (class names <-> ids).
+        history: `pandas.DataFrame`, one row per member and epoch.
+        metrics: dict with `"validation"` and/or `"test"` metrics.
+        data_report: dict, see `transformer_kit.data.build_data_report`.
+        sources: dict, where each split came from.
+        resumed: dict, which members were resumed from a backup, and how.
+    """
+
+    model: keras.Model
+    label_encoder: LabelEncoder
+    history: pd.DataFrame
+    metrics: dict
+    data_report: dict
+    sources: dict
+    resumed: dict
+
+
+@dataclasses.dataclass
+class _Prepared:
+    """The state shared by the in-memory and streaming fits once labels and tokens are known."""
+
+    encoder: LabelEncoder
+    preprocessor: TextPreprocessor
+    ngram_texts: list
+    ngram_ids: np.ndarray
+    ngram_labels: list
+    num_train: int
+    validation: TextDataset | None
+    test: TextDataset | None
+
+
+def fit_text_classifier(train, validation, test, encoder, model_config, training_config, strategy,
+                        verbose=1, backup_dir=None, tensorboard_dir=None, callbacks=None, streamed=False,
+                        columns=None):
+    """Fit the whole classifier.
+
+    Args:
+        train: a `TextDataset`, or path(s) when `streamed`.
+        validation, test: `TextDataset` or `None`.
+        encoder: an `Encoder` for the members.
+        model_config, training_config: the run's configuration.
+        strategy: a `tf.distribute.Strategy` (made before any TF op).
+        verbose: Keras progress bars.
+        backup_dir: path or `None`; see `transformer_kit.resume`.
+        tensorboard_dir, callbacks: passed to Keras for every member.
+        streamed: `train` is file path(s) read in chunks.
+        columns: `{"text_column": ..., "label_column": ...}` for streamed files.
+
+    Returns:
+        A `FitResult`.
+    """
+    cfg = training_config
+    if streamed:
+        prepared, member_data, report_extra = _prepare_streaming(train, validation, test, cfg, columns)
+    else:
+        prepared, member_data, report_extra = _prepare_in_memory(train, validation, test, cfg)
+    encoder_ids = prepared.encoder
+    validation, test = prepared.validation, prepared.test
+    validation_ids = None if validation is None else encoder_ids.encode(validation.labels, source=validation.source)
+    test_ids = None if test is None else encoder_ids.encode(test.labels, source=test.source)
+    data_report, sources = report_extra
+    log.info("%s", format_data_report(data_report))
+
+    backup = None
+    if backup_dir is not None:
+        backup = BackupDirectory(backup_dir)
+        backup.check_settings({
+            # A run may resume on other hardware: the strategy does not count.
+            "config": configs_to_dict(model_config, dataclasses.replace(cfg, strategy="auto")),
+            "encoder": encoder.get_config(),
+            "classes": encoder_ids.classes_,
+            "sequence_length": prepared.preprocessor.sequence_length,
+            "vocabulary": prepared.preprocessor.get_vocabulary(),
+        })
+    num_classes = len(encoder_ids.classes_)
+    trainer = MemberTrainer(encoder, prepared.preprocessor, num_classes, cfg, strategy, verbose=verbose,
+                            backup=backup, tensorboard_dir=tensorboard_dir, callbacks=callbacks)
+    members, rows = trainer.train_members(cfg.resolved_ensemble_size(prepared.num_train), member_data)
+    model = _blend(prepared, members, validation, validation_ids, cfg, streamed)
+
+    metrics = {}
+    for name, split, ids in (("validation", validation, validation_ids), ("test", test, test_ids)):
+        if split is not None:
+            probabilities = CompiledScorer(model)(split.texts)
+            metrics[name] = evaluate_probabilities(ids, probabilities, list(encoder_ids.classes_))
+    return FitResult(model, encoder_ids, pd.DataFrame(rows), metrics, data_report, sources, trainer.resumed)
+
+
+def _blend(prepared, members, validation, validation_ids, cfg, streamed):
+    """The n-gram branch (if any), its weight, and the inference model."""
+    if not (cfg.ngram_weight == "auto" or cfg.ngram_weight > 0):
+        return build_inference_model(prepared.preprocessor, members, None, blending.blend_weights(len(members), None))
+    num_classes = len(prepared.encoder.classes_)
+    split_mode = prepared.preprocessor.split_mode
+    weight, initial = cfg.ngram_weight, None
+    choose_on_validation = weight == "auto" and (validation is not None or streamed)
+    if weight == "auto" and not choose_on_validation:
+        weight, initial = blending.held_out_ngram_weight(
+            prepared.preprocessor, members[0], prepared.ngram_texts, prepared.ngram_ids, prepared.ngram_labels,
+            num_classes, cfg,
+        )
+    log.info("\nFinal n-gram fit on all %d training texts", len(prepared.ngram_texts))
+    ngram = blending.fit_ngram_branch(prepared.ngram_texts, prepared.ngram_ids, num_classes, split_mode, cfg, initial)
+    if choose_on_validation:
+        unweighted = build_inference_model(prepared.preprocessor, members, ngram)
+        texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
+        weight = blending.validation_ngram_weight(unweighted, texts, ids)
+    return build_inference_model(prepared.preprocessor, members, ngram, blending.blend_weights(len(members), weight))
+
+
+def _prepare_in_memory(train, validation, test, cfg):
+    encoder = LabelEncoder.fit(train.labels)
+    train_ids = encoder.encode(train.labels, source=train.source)
+    _seed(cfg)
+    preprocessor, lengths = TextPreprocessor.adapt(
+        train.texts, split=cfg.split, max_tokens=cfg.max_tokens, sequence_length=cfg.sequence_length
+    )
+    report = build_data_report(train, validation, test, lengths, preprocessor.sequence_length)
+    sources = {name: split.source for name, split in (("train", train), ("validation", validation), ("test", test))
+               if split is not None}
+
+    def member_data(seed):
+        if validation is None:
+            fit_index, held_out = stratified_split(train.labels, test_size=cfg.validation_fraction, seed=seed)
+            fit_texts, fit_ids = [train.texts[i] for i in fit_index], train_ids[fit_index]
+            val_texts, val_ids = [train.texts[i] for i in held_out], train_ids[held_out]
+        else:
+            fit_texts, fit_ids = train.texts, train_ids
+            val_texts, val_ids = validation.texts, encoder.encode(validation.labels, source=validation.source)
+        vectorizer, length = preprocessor.vectorizer, preprocessor.sequence_length
+        return MemberData(
+            train=make_token_dataset(fit_texts, fit_ids, vectorizer, length, cfg.batch_size, shuffle=True, seed=seed),
+            validation=make_token_dataset(val_texts, val_ids, vectorizer, length, PREDICT_BATCH_SIZE),
+            steps_per_epoch=math.ceil(len(fit_texts) / cfg.batch_size),
+            class_weight=balanced_class_weights(fit_ids, cfg.class_weight),
+        )
+
+    prepared = _Prepared(encoder, preprocessor, train.texts, train_ids, train.labels, len(train), validation, test)
+    return prepared, member_data, (report, sources)
+
+
+def _prepare_streaming(paths, validation, test, cfg, columns):
+    """Vocabulary, sequence length and the n-gram model come from a bounded random sample;
+    the members read the files in chunks every epoch. Without `validation`, texts whose
+    hash falls in `validation_fraction` are held out, and scored on a sample."""
+    fraction = 0.0 if validation is not None else cfg.validation_fraction
+    log.info("Streaming mode: scanning the training data once for labels and a sample")
+    summary = scan_csv(paths, validation_fraction=fraction, seed=cfg.seed, **columns)
+    encoder = LabelEncoder.fit([*summary.train_label_counts, *summary.validation_label_counts])
+    source = " + ".join(str(path) for path in ([paths] if isinstance(paths, (str, Path)) else paths))
+    train_rows = sum(summary.train_label_counts.values())
+    sample = _dataset(summary.sample_texts, summary.sample_labels,
+                      f"{source} (random sample of {len(summary.sample_texts)} of {train_rows} training rows)")
+    if validation is None and summary.validation_texts:
+        validation = _dataset(summary.validation_texts, summary.validation_labels,
+                              f"{source} (hashed validation part, sample of {len(summary.validation_texts)})")
+    _seed(cfg)
+    preprocessor, lengths = TextPreprocessor.adapt(
+        sample.texts, split=cfg.split, max_tokens=cfg.max_tokens, sequence_length=cfg.sequence_length,
+        num_texts=train_rows,
+    )
+    report = build_data_report(sample, validation, test, lengths, preprocessor.sequence_length)
+    report["streaming"] = {
+        "rows": summary.num_rows,
+        "train_rows": train_rows,
+        "train_classes": summary.train_label_counts,
+        "validation_rows": sum(summary.validation_label_counts.values()),
+        "validation_fraction_by_hash": fraction,
+    }
+    sources = {"train": source, **({"validation": validation.source} if validation else {}),
+               **({"test": test.source} if test else {})}
+    counts = [summary.train_label_counts.get(name, 0) for name in encoder.classes_]
+    class_weight = balanced_class_weights_from_counts(counts, cfg.class_weight)  # all rows, not the sample
+
+    def member_data(seed):
+        stream = dict(vectorizer=preprocessor.vectorizer, sequence_length=preprocessor.sequence_length, **columns)
+        train_data = make_streaming_token_dataset(paths, encoder, part="train", validation_fraction=fraction,
+                                                  batch_size=cfg.batch_size, seed=seed, **stream)
+        if fraction:
+            validation_data = make_streaming_token_dataset(paths, encoder, part="validation",
+                                                           validation_fraction=fraction,
+                                                           batch_size=PREDICT_BATCH_SIZE, **stream)
+        else:
+            validation_data = make_token_dataset(
+                validation.texts, encoder.encode(validation.labels, source=validation.source),
+                preprocessor.vectorizer, preprocessor.sequence_length, PREDICT_BATCH_SIZE,
+            )
+        return MemberData(validation=validation_data, train=train_data,
+                          steps_per_epoch=math.ceil(train_rows / cfg.batch_size), class_weight=class_weight)
+
+    sample_ids = encoder.encode(sample.labels, source=sample.source)
+    prepared = _Prepared(encoder, preprocessor, sample.texts, sample_ids, sample.labels, train_rows, validation, test)
+    return prepared, member_data, (report, sources)
+
+
+def _dataset(texts, labels, source):
+    return TextDataset(texts=texts, labels=labels, frame=pd.DataFrame({"text": texts, "label": labels}), source=source)
+
+
+def _seed(cfg):
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(cfg.seed)
