@@ -9,6 +9,8 @@ from sklearn import metrics
 from keyword_data import TINY, keyword_frame
 from transformer_kit import TextClassifier
 from transformer_kit.errors import DataError, RunDirectoryError
+from transformer_kit.inference import CompiledScorer, blend_weights_of, members_of
+from transformer_kit.training import MemberTrainer, balanced_class_weights, balanced_class_weights_from_counts
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def trained(tmp_path_factory):
 
 def test_fit_learns_the_keyword_task_and_records_test_metrics(trained):
     classifier, _ = trained
-    assert classifier.classes_ == ["money", "sport", "weather"]
+    assert list(classifier.classes_) == ["money", "sport", "weather"]
     assert classifier.metrics_["test"]["accuracy"] >= 0.9
     assert set(classifier.history_.columns) >= {"member", "epoch", "loss", "val_loss"}
     assert list(classifier.predict(["we went to the bank", "rain all day"])) == ["money", "weather"]
@@ -33,7 +35,7 @@ def test_predict_proba_has_class_columns_sums_to_one_and_keeps_order(trained):
     classifier, _ = trained
     texts = ["football " * 30, "", "rain", "bank and rain and football"]
     probabilities = classifier.predict_proba(texts)
-    assert list(probabilities.columns) == classifier.classes_
+    assert list(probabilities.columns) == list(classifier.classes_)
     np.testing.assert_allclose(probabilities.to_numpy().sum(1), 1.0, atol=1e-5)
     single = [classifier.predict_proba([text]).to_numpy()[0] for text in texts]
     np.testing.assert_allclose(probabilities.to_numpy(), np.stack(single), atol=1e-5)
@@ -42,16 +44,15 @@ def test_predict_proba_has_class_columns_sums_to_one_and_keeps_order(trained):
 def test_fast_predict_path_equals_the_end_to_end_keras_model(trained):
     classifier, _ = trained
     texts = keyword_frame(40, seed=3).text.tolist() + ["", "unknownword " * 80]
-    in_graph = classifier.model_.predict(tf.constant(texts), verbose=0)
-    np.testing.assert_allclose(classifier.predict_proba(texts).to_numpy(), in_graph, atol=1e-5)
+    in_graph = classifier.model_(tf.constant(texts)).numpy()
+    np.testing.assert_allclose(classifier.predict_proba(texts).to_numpy(), in_graph, atol=1e-6)
 
 
-def test_predict_traces_each_transformer_once_for_every_batch_width(trained):
+def test_compiled_scorer_traces_the_model_once_for_every_batch_width(trained):
     classifier, _ = trained
-    texts = ["rain"] + ["football " * n for n in (3, 12, 30)]  # widths 8, 16, 32 (capped)
-    classifier.predict(texts, batch_size=1)
-    scorer = classifier._member_scorer(classifier.members_[0])
-    assert scorer.experimental_get_tracing_count() == 1
+    scorer = CompiledScorer(classifier.model_, batch_size=1)
+    scorer(["rain"] + ["football " * n for n in (3, 12, 30)] + [""])
+    assert scorer.function.experimental_get_tracing_count() == 1
 
 
 def test_evaluate_equals_scikit_learn_on_the_same_predictions(trained):
@@ -95,7 +96,7 @@ def test_save_and_load_predict_identically_and_write_every_artifact(trained, tmp
     np.testing.assert_array_equal(
         loaded.predict_proba(texts).to_numpy(), classifier.predict_proba(texts).to_numpy()
     )
-    assert loaded.classes_ == classifier.classes_
+    assert list(loaded.classes_) == list(classifier.classes_)
     assert loaded.metrics_["test"]["accuracy"] == classifier.metrics_["test"]["accuracy"]
 
 
@@ -122,13 +123,16 @@ def test_unseen_test_labels_fail_before_training():
     test.loc[0, "label"] = "politics"
     with pytest.raises(DataError, match="politics"):
         classifier.fit(keyword_frame(60), test=test)
-    assert classifier.classes_ is None or classifier.model_ is None
+    assert not hasattr(classifier, "model_")
 
 
 def test_class_weight_balanced_weights_rare_classes_more():
-    classifier = TextClassifier(class_weight="balanced", **TINY)
-    weights = classifier._class_weights(np.array([0] * 90 + [1] * 10))
+    ids = np.array([0] * 90 + [1] * 10 + [3] * 20)
+    weights = balanced_class_weights(ids, "balanced")
     assert weights[1] == pytest.approx(9 * weights[0])
+    # Streamed files give counts, not rows: the same weights (class 2 absent).
+    assert balanced_class_weights_from_counts(np.bincount(ids), "balanced") == pytest.approx(weights)
+    assert balanced_class_weights(ids, None) is None
 
 
 def test_chinese_text_uses_characters_and_learns():
@@ -143,15 +147,15 @@ def test_chinese_text_uses_characters_and_learns():
     assert list(classifier.predict(["服务很好，满意", "太差了，失望"])) == ["正面", "负面"]
 
 
-def test_invalid_settings_name_the_setting():
-    with pytest.raises(ValueError, match="ngram_weight"):
-        TextClassifier(ngram_weight=2)
-    with pytest.raises(ValueError, match="preset"):
-        TextClassifier(preset="huge")
-    with pytest.raises(ValueError, match="epoch"):
-        TextClassifier(epochs=0)
-    with pytest.raises(ValueError, match="Unknown setting"):
-        TextClassifier(learning_rat=1e-3)
+@pytest.mark.parametrize(
+    "settings, match",
+    [({"ngram_weight": 2}, "ngram_weight"), ({"preset": "huge"}, "preset"), ({"epochs": 0}, "epoch"),
+     ({"learning_rat": 1e-3}, "Unknown setting")],
+)
+def test_invalid_settings_are_stored_then_named_by_fit(settings, match):
+    classifier = TextClassifier(**settings)  # scikit-learn's contract: the constructor only stores
+    with pytest.raises(ValueError, match=match):
+        classifier.fit(keyword_frame(30))
 
 
 def test_auto_ngram_weight_prefers_the_better_model():
@@ -168,10 +172,10 @@ def test_auto_ngram_weight_prefers_the_better_model():
 def test_default_preset_chooses_and_saves_its_blend_weight(tmp_path):
     classifier = TextClassifier(**TINY)
     classifier.fit(keyword_frame(200))
-    weights = classifier.blend_weights_
+    weights = blend_weights_of(classifier.model_)
     assert len(weights) == 2 and sum(weights) == pytest.approx(1.0)
     loaded = TextClassifier.load(classifier.save(tmp_path / "run"))
-    assert loaded.blend_weights_ == pytest.approx(weights)
+    assert blend_weights_of(loaded.model_) == pytest.approx(weights)
 
 
 def test_ensemble_members_reuse_one_compiled_model_yet_train_as_if_alone(monkeypatch):
@@ -184,19 +188,21 @@ def test_ensemble_members_reuse_one_compiled_model_yet_train_as_if_alone(monkeyp
     reusing = TextClassifier(**settings)
     reusing.fit(data)
 
-    fit_member = TextClassifier._fit_member
+    train_member = MemberTrainer.train_member
     compiled = []
 
-    def fit_member_alone(self, *args, trainer=None, last=True, **kwargs):
-        member, rows, _ = fit_member(self, *args, trainer=None, last=True, **kwargs)
+    def train_member_alone(self, *args, **kwargs):
+        self._trainer = None  # compile every member on its own
+        member, rows = train_member(self, *args, **kwargs)
         compiled.append(member)
-        return member, rows, None
+        return member, rows
 
-    monkeypatch.setattr(TextClassifier, "_fit_member", fit_member_alone)
+    monkeypatch.setattr(MemberTrainer, "train_member", train_member_alone)
     alone = TextClassifier(**settings)
     alone.fit(data)
-    assert len(compiled) == 3 and len({id(member) for member in reusing.members_}) == 3
-    for mine, theirs in zip(reusing.members_, alone.members_, strict=True):
+    reused_members = members_of(reusing.model_)
+    assert len(compiled) == 3 and len({id(member) for member in reused_members}) == 3
+    for mine, theirs in zip(reused_members, members_of(alone.model_), strict=True):
         for a, b in zip(mine.get_weights(), theirs.get_weights(), strict=True):
             np.testing.assert_allclose(a, b, atol=1e-6)
     np.testing.assert_allclose(reusing.history_.val_loss, alone.history_.val_loss, rtol=1e-6)

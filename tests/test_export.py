@@ -14,6 +14,7 @@ import tensorflow as tf
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.export import METADATA_PATH, export_saved_model, load_exported, load_exported_predictor
+from transformer_kit.inference import blend_weights_of, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
 
 from keyword_data import FILLER, KEYWORDS, keyword_dataset
@@ -94,7 +95,7 @@ def test_serving_default_in_plain_tensorflow_matches_predict_proba(exported, tmp
     assert served["probabilities"].shape == (len(texts), len(classifier.classes_))
     assert np.isfinite(served["probabilities"]).all()
     np.testing.assert_allclose(served["probabilities"].sum(axis=1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-6)
     assert served["label"].tolist() == classifier.predict(texts).tolist()
     np.testing.assert_array_equal(served["label_id"], expected.argmax(axis=1))
     np.testing.assert_allclose(served["score"], expected.max(axis=1), atol=1e-5)
@@ -151,10 +152,9 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
 def test_token_id_signature_averages_the_transformers(exported):
     classifier, version_dir = exported
     texts, _ = keyword_dataset(20, seed=2, classes=list(KEYWORDS))
-    ragged = classifier.vectorizer_(tf.constant(texts + [""]))
-    token_ids = ragged.to_tensor()
+    token_ids = preprocessor_of(classifier.model_)(tf.constant(texts + [""]))
     expected = np.mean(
-        [np.asarray(as_class_probabilities(m.predict_on_batch(token_ids.numpy().astype("int32")))) for m in classifier.members_],
+        [np.asarray(as_class_probabilities(m.predict_on_batch(token_ids.numpy()))) for m in members_of(classifier.model_)],
         axis=0,
     )
     loaded = tf.saved_model.load(str(version_dir))
@@ -195,11 +195,11 @@ def test_load_exported_picks_the_highest_version_and_reads_metadata(exported):
     loaded, metadata = load_exported(version_dir.parent)
     assert metadata["path"] == str(version_dir)
     assert (version_dir / METADATA_PATH).is_file()
-    assert metadata["classes"] == classifier.classes_
+    assert metadata["classes"] == list(classifier.classes_)
     assert metadata["sequence_length"] == classifier.sequence_length_
-    assert metadata["vocabulary_size"] == classifier.vectorizer_.vocabulary_size()
+    assert metadata["vocabulary_size"] == preprocessor_of(classifier.model_).vocabulary_size
     assert metadata["split_mode"] == classifier.split_mode_
-    assert metadata["blend_weights"] == pytest.approx(classifier.blend_weights_)
+    assert metadata["blend_weights"] == pytest.approx(blend_weights_of(classifier.model_))
     assert metadata["metrics"]["validation"]["accuracy"] == pytest.approx(classifier.metrics_["validation"]["accuracy"])
     assert metadata["metrics"] == json.loads(json.dumps(classifier.metrics_))
     assert set(metadata["signatures"]) == {"serving_default", "serving_token_ids"}
@@ -214,10 +214,10 @@ def test_exported_predictor_matches_the_classifier(exported):
     classifier, version_dir = exported
     predictor = load_exported_predictor(version_dir.parent)
     texts = awkward_texts(classifier.sequence_length_)
-    assert predictor.classes == classifier.classes_
+    assert predictor.classes == list(classifier.classes_)
     assert predictor.text_column == classifier.text_column
     probabilities = predictor.predict_proba(texts, batch_size=16)
-    assert list(probabilities.columns) == classifier.classes_
+    assert list(probabilities.columns) == list(classifier.classes_)
     np.testing.assert_allclose(probabilities.to_numpy(), classifier.predict_proba(texts).to_numpy(), atol=1e-5)
 
 
