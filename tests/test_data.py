@@ -27,6 +27,7 @@ from transformer_kit.data import (
     stratified_split,
     vectorize_texts,
 )
+from transformer_kit.config import TrainingConfig
 from transformer_kit.errors import DataError, RunDirectoryError
 
 
@@ -391,6 +392,32 @@ def test_same_seed_gives_same_batches_and_bucketing_groups_lengths(corpus):
     # Bucketed batches carry less padding than unbucketed ones.
     padding = lambda bs: sum(int((x == 0).sum()) for x, _ in bs)
     assert padding(first) < padding(batches(0, bucket=False))
+
+
+@pytest.mark.parametrize(
+    "texts, sequence_length, width",
+    [
+        (["w1 w2 w3", "w4"], 64, 8),  # longest 3 -> 8
+        (["w1 " * 9, "w2"], 64, 16),  # longest 9 -> 16
+        (["w1 " * 30], 20, 20),  # capped at sequence_length
+        (["w1 w2 w3", ""], 5, 5),  # a sequence length below 8 caps the width too
+        (["", ""], 64, 8),  # no tokens at all: one block of padding
+    ],
+)
+def test_batch_width_is_the_longest_text_rounded_up_to_8_and_capped(texts, sequence_length, width):
+    vectorizer = make_text_vectorizer(["w1 w2 w3 w4"], split="word")
+    (ids,) = list(make_token_dataset(texts, None, vectorizer, sequence_length, batch_size=len(texts)))
+    assert ids.shape == (len(texts), width) and ids.dtype == tf.int32
+    for text, row in zip(texts, ids.numpy()):
+        expected = vectorize_texts(vectorizer, [text], sequence_length)[0]
+        assert row.tolist() == expected + [0] * (width - len(expected))
+
+
+def test_batch_size_defaults_to_the_training_config(corpus):
+    texts, labels, vectorizer = corpus
+    assert TrainingConfig.batch_size != 32  # the pipeline's old default, which disagreed
+    first, _ = next(iter(make_token_dataset(texts, labels, vectorizer, sequence_length=16)))
+    assert first.shape[0] == TrainingConfig.batch_size
 
 
 # ---------------------------------------------------------------- report

@@ -1,7 +1,8 @@
 """From CSV files to batches of token ids.
 
 - `loading`: `load_csv_dataset` -> `TextDataset` (validates user files);
-  `as_text_list`, the one rule for turning texts (None/NaN included) into str.
+  `as_text_list`, the one rule for turning texts (None/NaN included) into str;
+  `data_file_paths`, whether data names files (or is texts, a DataFrame...).
 - `labels`: `LabelEncoder` (class names <-> ids, saved as JSON).
 - `splitting`: `stratified_split` (validation set from training rows).
 - `text_vectorization`: standardization, word/character splitting,
@@ -12,7 +13,7 @@
 """
 
 from transformer_kit.data.labels import LabelEncoder
-from transformer_kit.data.loading import TextDataset, as_text_list, load_csv_dataset
+from transformer_kit.data.loading import TextDataset, as_text_list, data_file_paths, load_csv_dataset
 from transformer_kit.data.pipeline import make_token_dataset
 from transformer_kit.data.report import (
     build_data_report,
@@ -34,6 +35,7 @@ __all__ = [
     "as_text_list",
     "build_data_report",
     "choose_sequence_length",
+    "data_file_paths",
     "detect_split_mode",
     "format_data_report",
     "load_csv_dataset",

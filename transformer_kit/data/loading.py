@@ -196,32 +196,55 @@ def load_csv_dataset(
 _TABLE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".gz", ".txt")
 
 
+def data_file_paths(source):
+    """The files `source` names, or `None` when it is not a path or list of paths.
+
+    A string counts as a path unless no file could have that name (several
+    lines, or longer than the OS allows); in a list, every string must end
+    in `.csv`, `.tsv`, `.gz` or `.txt` or name an existing file, so that a
+    list of texts is not mistaken for a list of missing files.
+
+    Args:
+        source: anything passed as data.
+
+    Returns:
+        list of `pathlib.Path`, or `None`.
+
+    Example:
+
+    >>> [str(path) for path in data_file_paths(["data/trec_train.csv", "data/trec_test.csv"])]
+    ['data/trec_train.csv', 'data/trec_test.csv']
+    >>> data_file_paths(["a good film", "a bad film"]) is None
+    True
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return [Path(source)] if not isinstance(source, str) or _could_be_path(source) else None
+    if isinstance(source, (list, tuple)) and source and all(
+        isinstance(item, os.PathLike) or (isinstance(item, str) and _names_file(item)) for item in source
+    ):
+        return [Path(item) for item in source]
+    return None
+
+
 def _as_source_paths(source, text_column, label_column):
     """The file paths in `source`, or a `DataError` saying what it is instead."""
+    paths = data_file_paths(source)
+    if paths is not None:
+        return paths
     fix = (
         "To use texts held in memory, pass them with their labels: fit(texts, labels) or "
         f"(texts, labels), or a DataFrame with columns {text_column!r} and {label_column!r}."
     )
-    if isinstance(source, (str, os.PathLike)):
-        if isinstance(source, str) and not _could_be_path(source):
-            raise DataError(
-                f"Expected a path, a list of paths or a DataFrame as data, but got a string that "
-                f"looks like a text, not a file path ({_shorten(source)}). {fix}"
-            )
-        return [Path(source)]
+    expected = "Expected a path, a list of paths or a DataFrame as data, but got"
+    if isinstance(source, str):
+        raise DataError(f"{expected} a string that looks like a text, not a file path ({_shorten(source)}). {fix}")
     if isinstance(source, (list, tuple, np.ndarray, pd.Series, pd.Index)):
         items = list(np.ravel(source)) if isinstance(source, np.ndarray) else list(source)
         if not items:
             raise DataError("No data files were given. Pass at least one CSV file.")
-        if all(isinstance(item, os.PathLike) or (isinstance(item, str) and _names_file(item)) for item in items):
-            return [Path(item) for item in items]
-        raise DataError(
-            f"Expected a path, a list of paths or a DataFrame as data, but got "
-            f"{_describe_values(source, items)}. {fix}"
-        )
+        raise DataError(f"{expected} {_describe_values(source, items)}. {fix}")
     raise DataError(
-        "Expected a path, a list of paths or a DataFrame as data, but got an object of type "
-        f"{type(source).__name__}: {_shorten(repr(source), quote=False)}. {fix}"
+        f"{expected} an object of type {type(source).__name__}: {_shorten(repr(source), quote=False)}. {fix}"
     )
 
 
@@ -232,7 +255,7 @@ def _names_file(text):
 
 def _could_be_path(text):
     # Longer than any file name the OS allows, or several lines: a text.
-    return "\n" not in text and len(text) <= 4096 and all(len(part) <= 255 for part in Path(text).parts)
+    return "\n" not in text and len(text) < 4096 and all(len(part) <= 255 for part in Path(text).parts)
 
 
 def _exists(path):

@@ -11,6 +11,8 @@ into the same batches (length bucketing), which shrinks padding further.
 import numpy as np
 import tensorflow as tf
 
+from transformer_kit.config import TrainingConfig
+
 PAD_MULTIPLE = 8
 # Batches prepared ahead of the training step (tf.data autotuning is off).
 PREFETCH_BATCHES = 4
@@ -24,7 +26,7 @@ def make_token_dataset(
     labels,
     vectorizer,
     sequence_length,
-    batch_size=32,
+    batch_size=TrainingConfig.batch_size,
     shuffle=False,
     seed=0,
     bucket=True,
@@ -50,7 +52,7 @@ def make_token_dataset(
             to yield token ids only (prediction).
         vectorizer: an adapted `TextVectorization` from `make_text_vectorizer`.
         sequence_length: int. Maximum tokens per text.
-        batch_size: int, default 32.
+        batch_size: int, default `TrainingConfig.batch_size`.
         shuffle: bool, default `False`. Shuffle rows (reshuffled each epoch).
         seed: int, default 0. Seed for shuffling.
         bucket: bool, default `True`. Group similar lengths when shuffling.
@@ -61,10 +63,17 @@ def make_token_dataset(
 
     Example:
 
-    >>> vectorizer = make_text_vectorizer(train.texts)
-    >>> dataset = make_token_dataset(train.texts, encoder.encode(train.labels),
-    ...                              vectorizer, sequence_length=128, shuffle=True)
-    >>> model.fit(dataset, epochs=3)
+    >>> from transformer_kit.data import LabelEncoder, make_text_vectorizer
+    >>> texts = ["a good film", "bad", "a good and very long film " * 3, "good"]
+    >>> labels = ["pos", "neg", "pos", "pos"]
+    >>> encoder, vectorizer = LabelEncoder.fit(labels), make_text_vectorizer(texts)
+    >>> dataset = make_token_dataset(texts, encoder.encode(labels), vectorizer,
+    ...                              sequence_length=12, batch_size=2)
+    >>> [(ids.shape.as_list(), label_ids.numpy().tolist()) for ids, label_ids in dataset]
+    [([2, 8], [1, 0]), ([2, 12], [1, 1])]
+
+    The first batch is padded to 8 columns, the second truncated to
+    `sequence_length`. Such a dataset goes straight to `model.fit`.
     """
     if sequence_length < 1 or batch_size < 1:
         raise ValueError(
@@ -87,10 +96,7 @@ def make_token_dataset(
         dataset = tf.data.Dataset.from_tensor_slices(texts)
 
     def vectorize(batch_texts):
-        ids = vectorizer(batch_texts)
-        if isinstance(ids, tf.RaggedTensor):
-            return ids[:, :sequence_length]
-        return tf.RaggedTensor.from_tensor(ids[:, :sequence_length], padding=0)
+        return _token_ids(vectorizer, batch_texts, sequence_length)
 
     def pad(ids, *rest):
         padded = _pad_to_multiple(ids, sequence_length)
@@ -154,11 +160,18 @@ def with_input_options(dataset):
     return dataset.with_options(options)
 
 
+def _token_ids(vectorizer, texts, sequence_length):
+    """Ragged token ids of a batch of texts, truncated to `sequence_length`."""
+    ids = vectorizer(texts)
+    if not isinstance(ids, tf.RaggedTensor):  # a fixed-length vectorizer
+        ids = tf.RaggedTensor.from_tensor(ids, padding=0)
+    return ids[:, :sequence_length]
+
+
 def _pad_to_multiple(ids, sequence_length):
     """Ragged ids -> dense int32, width = longest row rounded up to 8, capped."""
-    longest = tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32)
+    longest = tf.reduce_max(ids.row_lengths())
     width = tf.maximum(longest + (-longest) % PAD_MULTIPLE, PAD_MULTIPLE)
     width = tf.minimum(width, sequence_length)
-    dense = ids.to_tensor(default_value=0)
-    dense = tf.pad(dense, [[0, 0], [0, width - tf.shape(dense)[1]]])
+    dense = ids.to_tensor(default_value=0, shape=tf.stack([ids.nrows(), width]))
     return tf.cast(dense, tf.int32)

@@ -21,14 +21,14 @@ import collections
 import dataclasses
 import random
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from transformer_kit.data.loading import _is_tsv, _labels_to_strings, _missing_file_message
-from transformer_kit.data.pipeline import PREFETCH_BATCHES, _pad_to_multiple, with_input_options
+from transformer_kit.config import TrainingConfig
+from transformer_kit.data.loading import _is_tsv, _labels_to_strings, _missing_file_message, data_file_paths
+from transformer_kit.data.pipeline import PREFETCH_BATCHES, _pad_to_multiple, _token_ids, with_input_options
 from transformer_kit.errors import DataError
 
 CHUNK_ROWS = 50_000
@@ -73,9 +73,9 @@ def should_stream(source, streaming):
         bool. Only files (paths) can be streamed; `streaming=True` with a
         DataFrame or lists is an error.
     """
-    paths = _as_paths(source)
+    paths = data_file_paths(source)
     if streaming is True and paths is None:
-        raise DataError("Streaming mode reads CSV files: pass the training data as a path (or list of paths).")
+        raise DataError(_NOT_FILES)
     if streaming == "auto" and paths is not None:
         return sum(path.stat().st_size for path in paths if path.is_file()) > AUTO_STREAMING_BYTES
     return bool(streaming) and streaming != "auto"
@@ -187,7 +187,8 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
 
 
 def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, part="train",
-                                 validation_fraction=0.1, batch_size=32, shuffle_buffer=SHUFFLE_BUFFER,
+                                 validation_fraction=0.1, batch_size=TrainingConfig.batch_size,
+                                 shuffle_buffer=SHUFFLE_BUFFER,
                                  seed=0, text_column="text", label_column="label", encoding=None):
     """A `tf.data.Dataset` of `(token ids, label ids)` batches read from files in chunks.
 
@@ -205,7 +206,8 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
         part: `"train"` (rows outside the validation part), `"validation"`
             or `"all"`.
         validation_fraction: float, as in `scan_csv`.
-        batch_size: int, the global batch size.
+        batch_size: int, the global batch size; default
+            `TrainingConfig.batch_size`.
         shuffle_buffer: int; 0 disables shuffling (always off for
             `"validation"`).
         seed: int, seeds the shuffle.
@@ -236,10 +238,8 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def vectorize(batch_texts, batch_labels):
-        ids = vectorizer(batch_texts)
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids, padding=0)
-        return _pad_to_multiple(ids[:, :sequence_length], sequence_length), batch_labels
+        ids = _token_ids(vectorizer, batch_texts, sequence_length)
+        return _pad_to_multiple(ids, sequence_length), batch_labels
 
     dataset = dataset.batch(batch_size).map(vectorize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return with_input_options(dataset.prefetch(PREFETCH_BATCHES))
@@ -250,13 +250,15 @@ def class_counts_array(counts, encoder):
     return np.asarray([counts.get(name, 0) for name in encoder.classes_], dtype="int64")
 
 
+_NOT_FILES = "Streaming mode reads CSV files: pass the training data as a path (or list of paths)."
+
+
 def _as_paths(source):
-    if isinstance(source, (str, Path)):
-        return [Path(source)]
-    if isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, Path)) for p in source):
-        return [Path(p) for p in source]
-    return None
+    paths = data_file_paths(source)
+    if paths is None:
+        raise DataError(_NOT_FILES)
+    return paths
 
 
 def _describe(paths):
-    return " + ".join(str(p) for p in _as_paths(paths) or [])
+    return " + ".join(str(p) for p in _as_paths(paths))
