@@ -2,18 +2,40 @@
 
 Every user-fixable problem (bad file, missing column, unseen label, existing
 output) is printed as one clear message and exits with status 2; no traceback.
+
+Building the parser imports neither TensorFlow nor Keras, so `--help` answers
+at once; TensorFlow is imported, with its C++ logs kept off the terminal
+(`transformer_kit.logs.quiet_tensorflow`), only once a command runs. Results
+(metrics, predictions) go to stdout; step messages, warnings and errors go to
+stderr through the `transformer_kit` logger.
 """
 
 import argparse
+import dataclasses
 import datetime
 import json
-import os
+import logging
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from transformer_kit.config import (
+    AUTO_ENSEMBLE_MAX_TEXTS,
+    AUTO_ENSEMBLE_SIZE,
+    PRESETS,
+    SPLIT_MODES,
+    STRATEGIES,
+    ModelConfig,
+    TrainingConfig,
+    make_configs,
+)
+
 EXIT_USAGE = 2
+DEFAULT_TEST_FRACTION = 0.1
+LOG_LEVELS = {"quiet": logging.WARNING, "normal": logging.INFO, "verbose": logging.DEBUG}
+
+log = logging.getLogger(__name__)
 
 TRAIN_EXAMPLES = """\
 examples:
@@ -32,7 +54,12 @@ examples:
 
 
 def build_parser():
-    """The argument parser of `transformer-kit` (exposed for documentation and tests)."""
+    """The argument parser of `transformer-kit` (exposed for documentation and tests).
+
+    Building it imports neither TensorFlow nor Keras, so `--help` answers at
+    once; the default of every setting is read from `transformer_kit.config`.
+    """
+    output_options = _output_options()
     parser = argparse.ArgumentParser(
         prog="transformer-kit",
         description=(
@@ -40,60 +67,133 @@ def build_parser():
             "predict with it and export it as a TensorFlow SavedModel that serves raw strings."
         ),
         epilog="Run 'transformer-kit COMMAND --help' for the options of each command.",
+        parents=[output_options],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    train = commands.add_parser(
+    def add_command(name, handler, **kwargs):
+        command = commands.add_parser(
+            name, parents=[output_options], formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
+        )
+        command.set_defaults(handler=handler)
+        return command
+
+    train = add_command(
         "train",
+        run_train,
         help="Train a classifier on a CSV and save a run directory.",
         description=(
             "Train a classifier on DATA (CSV, TSV, optionally .gz; one or more files) and save "
             "the model, labels, config, history, metrics, data report and plots in a run "
-            "directory. Without --test-data, a stratified 10%% of DATA is held out as test set "
-            "(see --test-fraction). Re-running an interrupted command with the same --output "
-            "resumes training where it stopped."
+            f"directory. Without --test-data, a stratified {DEFAULT_TEST_FRACTION:.0%} of DATA is held out "
+            "as test set (see --test-fraction). Re-running an interrupted command with the same "
+            "--output resumes training where it stopped."
         ),
         epilog=TRAIN_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("data", nargs="+", metavar="DATA", help="Training CSV/TSV file(s).")
     _add_column_arguments(train, labels=True)
-    train.add_argument("--validation-data", metavar="FILE", help="Validation CSV. Default: hold out --validation-fraction of DATA per transformer.")
+    train.add_argument(
+        "--validation-data",
+        metavar="FILE",
+        help="Validation CSV, for early stopping and the n-gram weight. Default: hold out "
+        "--validation-fraction of DATA per transformer.",
+    )
     train.add_argument("--test-data", metavar="FILE", help="Test CSV, scored after training.")
-    train.add_argument("--test-fraction", type=float, default=0.1, metavar="F", help="Share of DATA held out as test set when --test-data is not given (0 to disable). Default: 0.1.")
-    train.add_argument("--output", metavar="DIR", help="Run directory to create. Default: runs/<data name>-<date-time>.")
+    train.add_argument(
+        "--test-fraction",
+        type=float,
+        default=DEFAULT_TEST_FRACTION,
+        metavar="F",
+        help="Share of DATA held out as test set when --test-data is not given (0 to disable). "
+        "Default: %(default)s.",
+    )
+    train.add_argument(
+        "--output", metavar="DIR", help="Run directory to create. Default: runs/<data name>-<date-time>."
+    )
     train.add_argument("--overwrite", action="store_true", help="Replace an existing run directory at --output.")
-    train.add_argument("--preset", default="default", choices=["default", "single", "ensemble"], help="default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); single: one transformer; ensemble: 3 transformers. Default: default.")
-    hyper = train.add_argument_group("training settings (defaults come from the preset)")
-    hyper.add_argument("--validation-fraction", type=float, metavar="F", help="Share of DATA each transformer holds out for early stopping when --validation-data is not given. Default: 0.1.")
-    hyper.add_argument("--epochs", type=int, help="Maximum epochs per transformer (early stopping usually ends sooner). Default: 10.")
-    hyper.add_argument("--batch-size", type=int, help="Texts per batch. Default: 64.")
-    hyper.add_argument("--learning-rate", type=float, help="Peak AdamW learning rate. Default: 2e-3.")
-    hyper.add_argument("--class-weight", choices=["balanced", "none"], help="'balanced' weights classes inversely to their frequency (imbalanced data). Default: none.")
-    hyper.add_argument("--seed", type=int, help="Random seed; the same seed gives the same model. Default: 0.")
-    hyper.add_argument("--ensemble-size", type=int, help="Number of transformers averaged. Default: 3 below 20,000 texts, else 1.")
-    hyper.add_argument("--ngram-weight", type=_weight, help="Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data. Default: auto.")
-    hyper.add_argument("--max-tokens", type=int, help="Vocabulary size. Default: 20000.")
-    hyper.add_argument("--sequence-length", type=int, help="Maximum tokens per text. Default: the 95th percentile of training lengths, at most 512 (less for large corpora of long texts: an epoch is kept near 3M tokens, never under 128).")
-    hyper.add_argument(
-        "--strategy",
-        choices=["auto", "none", "mirrored", "multi-worker", "tpu"],
-        help="tf.distribute strategy: mirrored (all GPUs of this machine), multi-worker (several "
+    train.add_argument(
+        "--preset",
+        default=TrainingConfig.preset,
+        choices=list(PRESETS),
+        help="default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); "
+        "single: one transformer; ensemble: transformers averaged, no n-gram model. Default: %(default)s.",
+    )
+    hyper = train.add_argument_group("training settings")
+    _setting(
+        hyper,
+        "validation_fraction",
+        float,
+        "F",
+        "Share of DATA each transformer holds out for early stopping when --validation-data is not given.",
+    )
+    _setting(hyper, "epochs", int, "N", "Maximum epochs per transformer (early stopping usually ends sooner).")
+    _setting(hyper, "batch_size", int, "N", "Texts per batch (the global batch when training on several devices).")
+    _setting(hyper, "learning_rate", float, "LR", "Peak AdamW learning rate (warmup, then cosine decay).")
+    _setting(hyper, "weight_decay", float, "W", "AdamW decoupled weight decay.")
+    _setting(
+        hyper,
+        "class_weight",
+        None,
+        None,
+        "'balanced' weights classes inversely to their frequency (imbalanced data).",
+        choices=["balanced", "none"],
+    )
+    _setting(hyper, "seed", int, "N", "Random seed; the same seed gives the same model.")
+    _setting(
+        hyper,
+        "ensemble_size",
+        _int_or_auto,
+        "N",
+        f"Number of transformers averaged, or 'auto': {AUTO_ENSEMBLE_SIZE} below "
+        f"{AUTO_ENSEMBLE_MAX_TEXTS:,} training texts, else 1.",
+    )
+    _setting(
+        hyper,
+        "ngram_weight",
+        _weight,
+        "W",
+        "Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data.",
+    )
+    _setting(
+        hyper, "max_tokens", int, "N", "Vocabulary size of the transformers, padding and unknown-word tokens included."
+    )
+    _setting(
+        hyper,
+        "sequence_length",
+        int,
+        "N",
+        "Maximum tokens per text.",
+        default_text="chosen from the training texts: the 95th percentile of their lengths, capped "
+        "so that large corpora of long texts still train in reasonable time",
+    )
+    _setting(
+        hyper,
+        "split",
+        None,
+        None,
+        "Tokens: words and punctuation, or one token per CJK character; 'auto' picks characters for "
+        "mostly-CJK text.",
+        choices=list(SPLIT_MODES),
+    )
+    _setting(
+        hyper,
+        "strategy",
+        None,
+        None,
+        "tf.distribute strategy: mirrored (all GPUs of this machine), multi-worker (several "
         "machines; set TF_CONFIG on each and run the same command on all; the chief writes the "
-        "run), tpu, or none. --batch-size is the global batch. Default: auto (mirrored when "
-        "there are several GPUs).",
+        "run), tpu, or none; 'auto' is mirrored when there are several GPUs.",
+        choices=list(STRATEGIES),
     )
-    hyper.add_argument("--split", choices=["auto", "word", "character"], help="Tokens: words and punctuation, or one token per CJK character. Default: auto (character for mostly-CJK text).")
     model = train.add_argument_group("model size")
-    model.add_argument("--embed-dim", type=int, help="Embedding width. Default: 64.")
-    model.add_argument("--num-heads", type=int, help="Attention heads. Default: 4.")
-    model.add_argument("--num-layers", type=int, help="Encoder blocks. Default: 1.")
-    model.add_argument("--ff-dim", type=int, help="Feed-forward width. Default: 128.")
-    model.add_argument("--dropout", type=float, help="Dropout rate. Default: 0.1.")
-    model.add_argument(
-        "--attention-dropout", type=float, help="Dropout on attention probabilities. Default: 0."
-    )
+    _setting(model, "embed_dim", int, "N", "Embedding width.")
+    _setting(model, "num_heads", int, "N", "Attention heads.")
+    _setting(model, "num_layers", int, "N", "Encoder blocks.")
+    _setting(model, "ff_dim", int, "N", "Feed-forward width.")
+    _setting(model, "dropout", float, "RATE", "Dropout rate.")
+    _setting(model, "attention_dropout", float, "RATE", "Dropout on attention probabilities.")
     train.add_argument(
         "--streaming",
         action="store_true",
@@ -103,51 +203,51 @@ def build_parser():
         "of the text; without --test-data there is no test set.",
     )
     train.add_argument("--tensorboard", metavar="DIR", help="Write TensorBoard logs to DIR.")
-    train.add_argument("--quiet", action="store_true", help="Print only the final metrics.")
-    train.set_defaults(handler=run_train)
 
-    evaluate = commands.add_parser(
+    evaluate = add_command(
         "evaluate",
+        run_evaluate,
         help="Score a trained run on labelled data.",
-        description="Score the classifier in RUN_DIR on DATA and print accuracy, macro and per-class precision/recall/F1, ROC-AUC (binary) and the confusion matrix.",
+        description=(
+            "Score the classifier in RUN_DIR on DATA and print accuracy, macro and per-class "
+            "precision/recall/F1, ROC-AUC (binary) and the confusion matrix."
+        ),
         epilog="example:\n  transformer-kit evaluate runs/spam data/sms_spam_test.csv --output metrics.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("data", metavar="DATA", help="Labelled CSV/TSV file.")
     _add_column_arguments(evaluate, labels=True, defaults_from_run=True)
     evaluate.add_argument("--output", metavar="FILE", help="Also write the metrics as JSON to FILE.")
-    evaluate.set_defaults(handler=run_evaluate)
 
-    predict = commands.add_parser(
+    predict = add_command(
         "predict",
+        run_predict,
         help="Predict labels for a CSV or for lines on stdin.",
         description=(
             "Predict with a run directory or an exported SavedModel. INPUT is a CSV/TSV (every "
             "column is kept; 'predicted_label' and one 'probability_<class>' column per class "
-            "are added) or '-' to read one text per line from stdin."
+            "are added) or '-' to read one text per line from stdin. The CSV goes to stdout "
+            "unless --output is given; messages go to stderr."
         ),
         epilog=PREDICT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     predict.add_argument("run_dir", metavar="RUN_DIR", help="Run directory, or SavedModel export directory.")
     predict.add_argument("input", metavar="INPUT", help="CSV/TSV file, or - for stdin lines.")
     _add_column_arguments(predict, labels=False, defaults_from_run=True)
     predict.add_argument("--output", metavar="FILE", help="Write the CSV here instead of stdout.")
-    predict.set_defaults(handler=run_predict)
 
-    info = commands.add_parser(
+    info = add_command(
         "info",
+        run_info,
         help="Describe a run directory.",
         description="Print the classes, configuration, data summary, metrics and versions recorded in RUN_DIR.",
         epilog="example:\n  transformer-kit info runs/spam",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     info.add_argument("run_dir", metavar="RUN_DIR")
-    info.set_defaults(handler=run_info)
 
-    export = commands.add_parser(
+    export = add_command(
         "export",
+        run_export,
         help="Export a run as a SavedModel that takes raw strings.",
         description=(
             "Export the classifier in RUN_DIR as a TensorFlow SavedModel in OUT_DIR/<version>/, "
@@ -155,14 +255,84 @@ def build_parser():
             "tensor 'text' and returns 'probabilities', 'label', 'label_id' and 'score'."
         ),
         epilog="example:\n  transformer-kit export runs/spam exports/spam --version 1",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("run_dir", metavar="RUN_DIR")
     export.add_argument("out_dir", metavar="OUT_DIR")
-    export.add_argument("--version", type=int, help="Version number (sub-directory). Default: one more than the highest existing.")
+    export.add_argument(
+        "--version", type=int, help="Version number (sub-directory). Default: one more than the highest existing."
+    )
     export.add_argument("--overwrite", action="store_true", help="Replace an existing version directory.")
-    export.set_defaults(handler=run_export)
     return parser
+
+
+def _output_options():
+    """--quiet/--verbose, accepted before or after the command.
+
+    Every parser gets them with a suppressed default, so that a value given
+    before the command is not reset by the command's parser.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("output").add_mutually_exclusive_group()
+    group.add_argument(
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const="quiet",
+        default=argparse.SUPPRESS,
+        help="Print only the results and warnings: no progress bars, no step messages.",
+    )
+    group.add_argument(
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const="verbose",
+        default=argparse.SUPPRESS,
+        help="Also print debug messages and TensorFlow's own logs.",
+    )
+    return options
+
+
+def _setting(group, name, type_, metavar, text, choices=None, default_text=None):
+    """Add the option of the `ModelConfig`/`TrainingConfig` field `name`.
+
+    Its "Default:" sentence is written from the dataclass (and the presets
+    that set it), so the help can never disagree with the code.
+    """
+    if default_text is None:
+        default_text = _format_default(_field_default(name))
+        by_preset = {preset: values[name] for preset, values in PRESETS.items() if name in values}
+        if by_preset:
+            default_text = "from --preset (" + ", ".join(
+                f"{preset}: {_format_default(value)}" for preset, value in by_preset.items()
+            ) + ")"
+    kwargs = {"choices": choices} if choices else {"type": type_, "metavar": metavar}
+    group.add_argument(
+        "--" + name.replace("_", "-"),
+        dest=name,
+        help=f"{text} Default: {default_text}.".replace("%", "%%"),
+        **kwargs,
+    )
+
+
+def _field_default(name):
+    for config in (ModelConfig, TrainingConfig):
+        for field in dataclasses.fields(config):
+            if field.name == name:
+                return field.default
+    raise KeyError(f"{name} is not a field of ModelConfig or TrainingConfig")
+
+
+def _format_default(value):
+    return "none" if value is None else str(value)
+
+
+def _int_or_auto(value):
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number, got {value!r}") from None
 
 
 def _weight(value):
@@ -178,9 +348,13 @@ def _add_column_arguments(parser, labels, defaults_from_run=False):
     suffix = " Default: as in training." if defaults_from_run else " Default: %(default)s."
     default_text = None if defaults_from_run else "text"
     default_label = None if defaults_from_run else "label"
-    parser.add_argument("--text-column", default=default_text, metavar="NAME", help="Column holding the texts." + suffix)
+    parser.add_argument(
+        "--text-column", default=default_text, metavar="NAME", help=f"Column holding the texts.{suffix}"
+    )
     if labels:
-        parser.add_argument("--label-column", default=default_label, metavar="NAME", help="Column holding the labels." + suffix)
+        parser.add_argument(
+            "--label-column", default=default_label, metavar="NAME", help=f"Column holding the labels.{suffix}"
+        )
     parser.add_argument("--encoding", metavar="NAME", help="File encoding, e.g. latin-1. Default: utf-8.")
 
 
@@ -188,6 +362,13 @@ def _add_column_arguments(parser, labels, defaults_from_run=False):
 
 
 def run_train(args):
+    output = Path(args.output) if args.output else _default_output(args.data[0])
+    if args.test_data is None and not 0 <= args.test_fraction < 1:
+        raise ValueError(f"--test-fraction must be in [0, 1), got {args.test_fraction}.")
+    settings = _settings_given(args)
+    # Validated here, before any file is read, so a typo costs no waiting.
+    _, training_config = make_configs(args.preset, **settings)
+
     from transformer_kit.classifier import TextClassifier
     from transformer_kit.data import load_csv_dataset, stratified_split
     from transformer_kit.data.loading import TextDataset
@@ -196,57 +377,43 @@ def run_train(args):
     from transformer_kit.evaluation import format_metrics
     from transformer_kit.run_directory import refuse_existing
 
-    output = Path(args.output) if args.output else _default_output(args.data[0])
     refuse_existing(output, args.overwrite)
-    if args.test_data is None and not 0 <= args.test_fraction < 1:
-        raise ValueError(f"--test-fraction must be in [0, 1), got {args.test_fraction}.")
-
-    settings = {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "class_weight": None if args.class_weight in (None, "none") else args.class_weight,
-        "seed": args.seed,
-        "ensemble_size": args.ensemble_size,
-        "ngram_weight": args.ngram_weight,
-        "max_tokens": args.max_tokens,
-        "sequence_length": args.sequence_length,
-        "split": args.split,
-        "strategy": args.strategy,
-        "streaming": True if args.streaming else None,
-        "embed_dim": args.embed_dim,
-        "num_heads": args.num_heads,
-        "num_layers": args.num_layers,
-        "ff_dim": args.ff_dim,
-        "dropout": args.dropout,
-        "attention_dropout": args.attention_dropout,
-        "validation_fraction": args.validation_fraction,
-    }
+    quiet = getattr(args, "verbosity", None) == "quiet"
     classifier = TextClassifier(
         preset=args.preset,
         text_column=args.text_column,
         label_column=args.label_column,
         # Progress bars for a terminal; one line per epoch for logs and pipes.
-        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+        verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),
         **settings,
     )
 
-    def load(source):
+    def load(source, purpose):
+        log.info("Reading %s (%s)", source if isinstance(source, str) else ", ".join(source), purpose)
         return load_csv_dataset(source, args.text_column, args.label_column, encoding=args.encoding)
 
     data = args.data if len(args.data) > 1 else args.data[0]
-    streaming = should_stream(data, classifier.training_config.streaming)
-    train = data if streaming else load(data)
-    validation = load(args.validation_data) if args.validation_data else None
-    test = load(args.test_data) if args.test_data else None
+    streaming = should_stream(data, training_config.streaming)
+    if streaming:
+        log.info("Streaming %s in chunks (training data, not read into memory)", ", ".join(args.data))
+        train = data
+    else:
+        train = load(data, "training data")
+    validation = load(args.validation_data, "validation data, for early stopping") if args.validation_data else None
+    test = load(args.test_data, "test data, scored after training") if args.test_data else None
     if test is None and args.test_fraction > 0 and not streaming:
-        seed = classifier.training_config.seed
-        train_index, test_index = stratified_split(train.labels, test_size=args.test_fraction, seed=seed)
+        train_index, test_index = stratified_split(
+            train.labels, test_size=args.test_fraction, seed=training_config.seed
+        )
         train, test = _subset(train, train_index, TextDataset), _subset(train, test_index, TextDataset, held_out=True)
+        log.info(
+            "Holding out %d of %d texts (%s, stratified) as test set, to score the model after training",
+            len(test.texts), len(train.texts) + len(test.texts), f"{args.test_fraction:.0%}",
+        )
 
     # Hidden, resumable state: BackupAndRestore and finished transformers.
     backup_dir = output.parent / f".{output.name}.partial"
-    chief = classifier.training_config.strategy != "multi-worker" or is_chief()
+    chief = training_config.strategy != "multi-worker" or is_chief()
     if not chief:
         # Other workers of a multi-worker run train in step with the chief but
         # must not write the run directory (nor share the chief's backups).
@@ -255,17 +422,34 @@ def run_train(args):
     classifier.fit(
         train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard
     )
+    log.info("Saving the run to %s, to evaluate, predict with or export it later", output)
     classifier.save(output, overwrite=args.overwrite)
     shutil.rmtree(backup_dir, ignore_errors=True)
     if not chief:
         shutil.rmtree(output.parent, ignore_errors=True)
-        print("This worker is done; the chief writes the run directory.")
+        log.info("This worker is done; the chief writes the run directory.")
         return 0
 
     for split_name, metrics in classifier.metrics_.items():
-        print("\n" + format_metrics(metrics, title=f"{split_name.capitalize()} metrics ({metrics['num_examples']} texts)"))
+        title = f"{split_name.capitalize()} metrics ({metrics['num_examples']} texts)"
+        print("\n" + format_metrics(metrics, title=title))
     print(f"\nSaved the run to {output}")
     return 0
+
+
+def _settings_given(args):
+    """The `ModelConfig`/`TrainingConfig` fields set on the command line, by name.
+
+    Settings left out come from the preset and the dataclasses' defaults.
+    """
+    names = {field.name for config in (ModelConfig, TrainingConfig) for field in dataclasses.fields(config)}
+    names -= {"preset", "streaming"}  # --preset is passed on its own; --streaming is a flag
+    settings = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if settings.get("class_weight") == "none":
+        settings["class_weight"] = None
+    if args.streaming:
+        settings["streaming"] = True
+    return settings
 
 
 def run_evaluate(args):
@@ -273,6 +457,7 @@ def run_evaluate(args):
     from transformer_kit.data import load_csv_dataset
     from transformer_kit.evaluation import format_metrics
 
+    log.info("Loading the classifier in %s to score it on %s", args.run_dir, args.data)
     classifier = TextClassifier.load(args.run_dir, verbose=0)
     dataset = load_csv_dataset(
         args.data,
@@ -290,6 +475,7 @@ def run_evaluate(args):
 def run_predict(args):
     from transformer_kit.data import load_csv_dataset
 
+    log.info("Loading the classifier in %s to predict the labels of %s", args.run_dir, _input_name(args.input))
     predictor = _load_predictor(args.run_dir)
     text_column = args.text_column or predictor.text_column
     if args.input == "-":
@@ -310,7 +496,7 @@ def run_predict(args):
         frame[f"probability_{name}"] = probabilities[name].to_numpy()
     if args.output:
         frame.to_csv(args.output, index=False)
-        print(f"Wrote {len(frame)} predictions to {args.output}", file=sys.stderr)
+        log.info("Wrote %d predictions to %s", len(frame), args.output)
     else:
         frame.to_csv(sys.stdout, index=False)
     return 0
@@ -322,14 +508,19 @@ def run_info(args):
     classifier = TextClassifier.load(args.run_dir, verbose=0)
     record = json.loads((Path(args.run_dir) / "config.json").read_text())
     model, training = record["config"]["model"], record["config"]["training"]
+    ngram = "yes" if record["ngram"] else "no"
     lines = [
         f"Run directory   {args.run_dir}",
         f"Classes         {', '.join(classifier.classes_)}",
-        f"Preset          {training['preset']}  (transformers: {record['ensemble_size']}, n-gram model: {'yes' if record['ngram'] else 'no'})",
+        f"Preset          {training['preset']}  (transformers: {record['ensemble_size']}, n-gram model: {ngram})",
         f"Blend weights   {', '.join(f'{w:.3f}' for w in record['blend_weights'])}",
-        f"Tokens          {record['split_mode']}, vocabulary {record['vocabulary_size']}, sequence length {record['sequence_length']}",
-        f"Model           embed_dim {model['embed_dim']}, heads {model['num_heads']}, layers {model['num_layers']}, ff_dim {model['ff_dim']}, dropout {model['dropout']} (attention {model.get('attention_dropout')}), pooling {model['pooling']}",
-        f"Training        epochs <= {training['epochs']}, batch {training['batch_size']}, lr {training['learning_rate']}, seed {training['seed']}, class_weight {training['class_weight']}",
+        f"Tokens          {record['split_mode']}, vocabulary {record['vocabulary_size']}, "
+        f"sequence length {record['sequence_length']}",
+        f"Model           embed_dim {model['embed_dim']}, heads {model['num_heads']}, layers {model['num_layers']}, "
+        f"ff_dim {model['ff_dim']}, dropout {model['dropout']} (attention {model.get('attention_dropout')}), "
+        f"pooling {model['pooling']}",
+        f"Training        epochs <= {training['epochs']}, batch {training['batch_size']}, "
+        f"lr {training['learning_rate']}, seed {training['seed']}, class_weight {training['class_weight']}",
         f"Data            {json.dumps(record.get('sources', {}), ensure_ascii=False)}",
         f"Versions        {', '.join(f'{k} {v}' for k, v in record['versions'].items())}",
     ]
@@ -346,6 +537,7 @@ def run_info(args):
 def run_export(args):
     from transformer_kit.classifier import TextClassifier
 
+    log.info("Loading the classifier in %s to export it as a SavedModel for serving", args.run_dir)
     classifier = TextClassifier.load(args.run_dir, verbose=0)
     path = classifier.export(args.out_dir, version=args.version, overwrite=args.overwrite)
     print(f"Exported a SavedModel to {path}")
@@ -374,6 +566,10 @@ def _load_predictor(path):
         return load_exported_predictor(path)
     classifier = TextClassifier.load(path, verbose=0)
     return _Predictor(classifier.classes_, classifier.text_column, classifier.predict_proba)
+
+
+def _input_name(source):
+    return "the lines of stdin" if source == "-" else source
 
 
 def _looks_exported(path):
@@ -408,12 +604,16 @@ def _version():
 
 def main(argv=None):
     """Entry point of the `transformer-kit` console script."""
-    # TensorFlow's C++ start-up and graph-rewrite logs (CUDA probing, tf.data
-    # attribute notices) are noise on a terminal; real failures still raise.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     from transformer_kit.errors import TransformerKitError
+    from transformer_kit.logs import configure_logging, quiet_tensorflow
 
+    verbosity = getattr(args, "verbosity", "normal")
+    configure_logging(LOG_LEVELS[verbosity])
+    if verbosity != "verbose":
+        # Before TensorFlow's first import: CUDA probing, oneDNN and graph
+        # rewrite notices are noise on a terminal; real failures still raise.
+        quiet_tensorflow()
     try:
         return args.handler(args)
     except (TransformerKitError, ValueError) as error:

@@ -15,6 +15,11 @@ SPLIT_MODES = ("auto", "word", "character")
 # Names accepted by `transformer_kit.distribution.make_strategy`.
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
 
+# `ensemble_size="auto"`: averaging helps most on small data sets, and costs
+# the most time on large ones.
+AUTO_ENSEMBLE_SIZE = 3
+AUTO_ENSEMBLE_MAX_TEXTS = 20000
+
 # Presets are named bundles of settings; explicit arguments override them.
 # "default" averages a few transformers and blends in an in-graph TF-IDF
 # logistic regression: on a few thousand short texts a single from-scratch
@@ -111,7 +116,7 @@ class TrainingConfig:
     def resolved_ensemble_size(self, num_train):
         """The number of transformers to train for `num_train` training texts."""
         if self.ensemble_size == "auto":
-            return 3 if num_train < 20000 else 1
+            return AUTO_ENSEMBLE_SIZE if num_train < AUTO_ENSEMBLE_MAX_TEXTS else 1
         return self.ensemble_size
 
 
