@@ -13,10 +13,17 @@ class TransformerKitError(Exception):
 class DataError(TransformerKitError, ValueError):
     """The data (file, columns, labels, rows) cannot be used as given.
 
+    It is also a `ValueError`, so code that catches bad values catches it.
+
     Example:
 
     >>> raise DataError("data.csv: no column 'text'. Columns found: 'sentence', "
     ...                 "'label'. Did you mean 'sentence'? Pass --text-column sentence.")
+    Traceback (most recent call last):
+    ...
+    transformer_kit.errors.DataError: data.csv: no column 'text'. Columns found: 'sentence', 'label'. ...
+    >>> issubclass(DataError, ValueError)
+    True
     """
 
 

@@ -32,34 +32,53 @@ def choose_sequence_length(
 ):
     """Pick a sequence length that fits most texts without padding for outliers.
 
-    Training cost grows with texts x length (and attention with length
-    squared), so for a large corpus of long texts the length is also capped
-    at `tokens_per_epoch / num_texts` (never below 128): 25,000 IMDB reviews
-    train on their first 128 tokens instead of 512, about 4x faster, while
-    the default blend's n-gram model still reads every word.
+    This is the one statement of the rule; other docs refer here. It is used
+    when the `sequence_length` setting is `None` (the default); a length set
+    explicitly is used as given. From the untruncated token counts of the
+    training texts:
+
+    1. take their `percentile`-th percentile (95th; NumPy's linear
+       interpolation), rounded up to a whole number of tokens and then up to a multiple of `multiple_of` (8);
+    2. cap it at `maximum` (512): attention cost grows with the square of
+       the length, so long outliers are truncated instead;
+    3. for a large corpus, also cap it at the epoch budget,
+       `tokens_per_epoch // num_texts` (3,000,000 tokens per epoch) rounded
+       down to a multiple of `multiple_of`, but never cap it below 128 this
+       way. Training cost grows with texts x length: 25,000 IMDB reviews
+       train on their first 128 tokens instead of 512, about 4x faster,
+       while the default blend's n-gram model still reads every word;
+    4. raise it to at least `minimum` (16). With no texts, the result is
+       `minimum`.
 
     Args:
-        token_lengths: sequence of int. Token counts of the training texts.
+        token_lengths: sequence of int. Token counts of the training texts
+            (or of a sample of them), before truncation.
         percentile: float, default 95. Share of texts that should fit whole.
         multiple_of: int, default 8. Round up to a multiple of this, which
             suits accelerators and the dynamic padding in `make_token_dataset`.
         minimum: int, default 16.
-        maximum: int, default 512. Attention cost grows with the square of
-            the length, so very long outliers are truncated instead.
-        tokens_per_epoch: int or `None`, default 3,000,000. See above;
-            `None` for no such cap.
+        maximum: int, default 512.
+        tokens_per_epoch: int or `None`, default 3,000,000. The epoch budget
+            of step 3; `None` for no such cap.
         num_texts: int or `None`. Number of training texts, when
-            `token_lengths` is only a sample of them (streaming).
+            `token_lengths` is only a sample of them (streaming); by default
+            `len(token_lengths)`.
 
     Returns:
         int in `[minimum, maximum]`.
 
     Example:
 
-    >>> choose_sequence_length([10] * 90 + [100] * 10, percentile=90)
+    >>> choose_sequence_length([10] * 90 + [100] * 10, percentile=90)  # 19 -> 24
     24
-    >>> choose_sequence_length([400] * 25000)
+    >>> choose_sequence_length([10] * 90 + [100] * 10)
+    104
+    >>> choose_sequence_length([400] * 25000)  # budget: 3,000,000 // 25,000 = 120 -> 128
     128
+    >>> choose_sequence_length([400] * 1000, num_texts=100_000)  # a sample; never below 128
+    128
+    >>> choose_sequence_length([900] * 10)
+    512
     """
     lengths = np.asarray(list(token_lengths), dtype=np.float64)
     if lengths.size == 0:
@@ -98,8 +117,25 @@ def build_data_report(train, validation=None, test=None, token_lengths=None, seq
 
     Example:
 
-    >>> report = build_data_report(train, test=test, token_lengths=lengths)
+    >>> from transformer_kit.data import load_csv_dataset
+    >>> train = load_csv_dataset(pd.DataFrame({
+    ...     "text": ["a good film", "bad", "a good film", "awful, just awful", None],
+    ...     "label": ["pos", "neg", "pos", "neg", "pos"]}))
+    >>> test = load_csv_dataset(pd.DataFrame({"text": ["bad", "fine"], "label": ["neg", "pos"]}))
+    >>> report = build_data_report(train, test=test, token_lengths=[len(t.split()) for t in train.texts])
+    >>> report["splits"]["train"]["dropped"], report["overlap"], report["sequence_length"]
+    ({'missing_text': 1}, {'train_test': 1}, 16)
     >>> print(format_data_report(report))
+    Data report
+    <BLANKLINE>
+    split           rows  dropped  classes  imbalance  duplicates
+    -------------------------------------------------------------
+    train              4        1        2        1.0           1
+    test               2        0        2        1.0           0
+    ...
+    Warnings:
+      - Classes with fewer than 10 training rows: neg, pos. Their scores will be unreliable.
+      - 1 test row has a text that is also in train; test scores will be optimistic.
     """
     splits = {"train": train, "validation": validation, "test": test}
     splits = {name: split for name, split in splits.items() if split is not None}
@@ -232,10 +268,8 @@ def _warnings(report):
     for key, count in report["overlap"].items():
         if count:
             name = key.split("_", 1)[1]
-            warnings.append(
-                f"{count} {name} rows have a text that is also in train; "
-                f"{name} scores will be optimistic."
-            )
+            rows = f"{count} {name} row has" if count == 1 else f"{count} {name} rows have"
+            warnings.append(f"{rows} a text that is also in train; {name} scores will be optimistic.")
     if train["conflicting_duplicates"]:
         warnings.append(
             f"{train['conflicting_duplicates']} training texts occur with "

@@ -25,7 +25,8 @@ class TfidfWeighting(keras.layers.Layer):
     Example:
 
     >>> layer = TfidfWeighting(idf_weights=[0.0, 1.0, 2.0])
-    >>> layer(np.array([[5.0, 1.0, 1.0]])).numpy()  # about [[0, 0.447, 0.894]]
+    >>> print(layer(np.array([[5.0, 1.0, 1.0]])).numpy().round(3))  # [0, 1, 2] / sqrt(5)
+    [[0.    0.447 0.894]]
     """
 
     def __init__(self, idf_weights, sublinear=True, **kwargs):
