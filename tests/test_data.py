@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from transformer_kit.config import TrainingConfig
 from transformer_kit.data import (
     LabelEncoder,
     TextDataset,
@@ -27,9 +28,7 @@ from transformer_kit.data import (
     stratified_split,
     vectorize_texts,
 )
-from transformer_kit.config import TrainingConfig
 from transformer_kit.errors import DataError, RunDirectoryError
-
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -390,7 +389,9 @@ def test_same_seed_gives_same_batches_and_bucketing_groups_lengths(corpus):
     assert any(not np.array_equal(a[1], b[1]) for a, b in zip(first, other))
     assert sorted(np.concatenate([y for _, y in first]).tolist()) == sorted(labels.tolist())
     # Bucketed batches carry less padding than unbucketed ones.
-    padding = lambda bs: sum(int((x == 0).sum()) for x, _ in bs)
+    def padding(bs):
+        return sum(int((x == 0).sum()) for x, _ in bs)
+
     assert padding(first) < padding(batches(0, bucket=False))
 
 

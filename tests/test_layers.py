@@ -143,7 +143,7 @@ def test_sinusoidal_positions_are_fixed_and_match_the_formula():
     layer(np.ones((1, 8), "int32"))
     table = layer.position_table.numpy()
     assert not layer.position_table.trainable
-    position, i = 5, 2  # column 2i = 4 is a sine with rate 10000^(-2i/d)
+    position = 5  # column 2i = 4 (i = 2) is a sine with rate 10000^(-2i/d)
     np.testing.assert_allclose(table[position, 4], np.sin(position / 10000 ** (4 / 6)), atol=1e-6)
     np.testing.assert_allclose(table, sinusoidal_position_table(8, 6))
 

@@ -58,6 +58,7 @@ def atomic_directory(path, overwrite=False, kind="run directory"):
     False
     >>> read_manifest(target)
     {'kind': 'example'}
+    >>> shutil.rmtree(target.parent)
     """
     path = Path(path)
     refuse_existing(path, overwrite, kind)

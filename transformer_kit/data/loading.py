@@ -121,7 +121,7 @@ def load_csv_dataset(
     >>> load_csv_dataset(["a good film", "a bad film"])
     Traceback (most recent call last):
     ...
-    transformer_kit.errors.DataError: Expected a path, a list of paths or a DataFrame as data, but got a list of 2 strings that look like texts, ...
+    transformer_kit.errors.DataError: Expected a path, ... but got a list of 2 strings that look like texts, ...
     """
     paths = None if isinstance(source, pd.DataFrame) else _as_source_paths(source, text_column, label_column)
     if paths is None:
@@ -270,12 +270,15 @@ def _describe_values(source, items):
     if all(isinstance(item, str) for item in items):
         not_files = sum(not _names_file(item) for item in items)
         if not_files == len(items):
-            what = "that look like texts, not file paths" if len(items) > 1 else "that looks like a text, not a file path"
+            what = "that look like texts, not file paths"
+            if len(items) == 1:
+                what = "that looks like a text, not a file path"
         else:
             what = f"({not_files:,} of them neither an existing file nor a .csv/.tsv name)"
         return f"a {kind} of {_count(len(items), 'string')} {what}; the first is {_shorten(str(items[0]))}"
     types = ", ".join(sorted({type(item).__name__ for item in items}))
-    return f"a {kind} of {_count(len(items), 'value')} of type {types}; the first is {_shorten(repr(items[0]), quote=False)}"
+    first = _shorten(repr(items[0]), quote=False)
+    return f"a {kind} of {_count(len(items), 'value')} of type {types}; the first is {first}"
 
 
 def _count(number, noun):

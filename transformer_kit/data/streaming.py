@@ -222,8 +222,9 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
         for texts, labels in iter_csv_chunks(paths, text_column, label_column, encoding):
             if part != "all" and validation_fraction > 0:
                 wanted = part == "validation"
-                kept = [(t, l) for t, l in zip(texts, labels) if is_validation_text(t, validation_fraction) == wanted]
-                texts, labels = [t for t, _ in kept], [l for _, l in kept]
+                kept = [(text, label) for text, label in zip(texts, labels)
+                        if is_validation_text(text, validation_fraction) == wanted]
+                texts, labels = [text for text, _ in kept], [label for _, label in kept]
             if texts:
                 ids = encoder.encode(labels, source=_describe(paths))
                 yield np.asarray(texts, dtype=object), ids.astype("int32")
