@@ -199,6 +199,8 @@ def test_list_with_a_missing_csv_path_reports_the_missing_file(tmp_path):
         load_csv_dataset([a, str(tmp_path / "b.csv")])
     with pytest.raises(DataError, match="1 of them neither an existing file"):
         load_csv_dataset([str(a), "not a file"])
+    with pytest.raises(DataError, match="trian: no such file"):
+        load_csv_dataset([str(tmp_path / "trian")])  # a mistyped path, not a text
 
 
 def test_as_text_list_makes_every_missing_value_empty():

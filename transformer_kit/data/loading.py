@@ -249,8 +249,18 @@ def _as_source_paths(source, text_column, label_column):
 
 
 def _names_file(text):
-    """Whether a string in a list of sources is meant as a file path."""
-    return _could_be_path(text) and (text.lower().endswith(_TABLE_ENDINGS) or _exists(Path(text)))
+    """Whether a string in a list of sources is meant as a file path.
+
+    A data file's name, an existing file, or a folder path without spaces
+    ("data/train"): texts are rarely any of these, so a mistyped path still
+    gets the missing-file message, and a list of texts the list-of-texts one.
+    """
+    if not _could_be_path(text):
+        return False
+    if text.lower().endswith(_TABLE_ENDINGS):
+        return True
+    folder_path = ("/" in text or os.sep in text) and not any(character.isspace() for character in text)
+    return folder_path or _exists(Path(text))
 
 
 def _could_be_path(text):
