@@ -50,9 +50,12 @@ def make_strategy(name="auto"):
 
     Example:
 
-    >>> strategy = make_strategy("mirrored")
+    >>> from transformer_kit.models import build_text_classifier
+    >>> strategy = make_strategy("none")
     >>> with strategy.scope():
     ...     model = build_text_classifier(vocab_size=5000, sequence_length=64)
+    >>> strategy.num_replicas_in_sync
+    1
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}. Choose one of: {', '.join(STRATEGIES)}.")

@@ -155,5 +155,5 @@ def _import_tensorflow_with_stderr_set_aside():
 
 
 def _import_tensorflow_and_keras():
-    import tensorflow  # noqa: F401
     import keras  # noqa: F401
+    import tensorflow  # noqa: F401
