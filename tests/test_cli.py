@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from keyword_data import TINY_CLI, keyword_frame
 
+from keyword_data import TINY_CLI, keyword_frame
 from transformer_kit import cli
 from transformer_kit.config import PRESETS, ModelConfig, TrainingConfig
 
