@@ -24,7 +24,7 @@ def test_unknown_strategy_is_a_clear_error():
     with pytest.raises(ValueError, match="Unknown strategy 'gpu'. Choose one of: auto, none, mirrored"):
         make_strategy("gpu")
     with pytest.raises(ValueError, match="strategy"):
-        TextClassifier(strategy="gpu")
+        TextClassifier(strategy="gpu").fit(["a", "b"], ["x", "y"])  # checked before any training
 
 
 def test_tpu_strategy_without_a_tpu_is_a_clear_error():
@@ -105,6 +105,6 @@ def test_multi_worker_training_with_two_processes_writes_one_run(tmp_path):
     assert "the chief writes the run directory" in logs[1]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".run")) == []
     classifier = TextClassifier.load(tmp_path / "run", verbose=0)
-    assert classifier.training_config.strategy == "multi-worker"
+    assert classifier.training_config_.strategy == "multi-worker"
     probabilities = classifier.predict_proba(["a wonderful film", "a dreadful film"])["positive"].to_numpy()
     assert probabilities[0] > probabilities[1]  # two tiny epochs: learning, if not yet sure

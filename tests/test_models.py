@@ -9,6 +9,7 @@ from transformer_kit.models import (
     build_text_classifier,
     compile_text_classifier,
 )
+from transformer_kit.config import TrainingConfig
 
 VOCAB = 50
 
@@ -32,7 +33,8 @@ def pad(ids, length):
 
 
 def pooled_model(model):
-    return keras.Model(model.input, model.get_layer("pooling").output)
+    """The classifier's encoder: token ids -> the pooled vector."""
+    return model.get_layer("transformer_encoder")
 
 
 @pytest.mark.parametrize("pooling", ["mean", "max"])
@@ -91,8 +93,9 @@ def test_compile_uses_warmup_then_cosine_decay_and_matching_loss():
     for step in (0, 5, 10, 55, 100):
         optimizer.iterations.assign(step)
         rates.append(float(optimizer.learning_rate))
-    assert rates[0] == 0.0 and rates[1] == pytest.approx(5e-4)
-    assert rates[2] == pytest.approx(1e-3)
+    peak = TrainingConfig().learning_rate  # the one default, 2e-3
+    assert rates[0] == 0.0 and rates[1] == pytest.approx(peak / 2)
+    assert rates[2] == pytest.approx(peak)
     assert rates[2] > rates[3] > rates[4]
     assert isinstance(model.loss, keras.losses.BinaryCrossentropy)
     assert isinstance(model.optimizer, keras.optimizers.AdamW)

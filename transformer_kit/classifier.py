@@ -66,7 +66,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     Example:
 
-    >>> clf = TextClassifier(preset="single", epochs=2, embed_dim=16, num_heads=2, verbose=0)
+    >>> clf = TextClassifier(ensemble_size=1, epochs=1, embed_dim=16, num_heads=2, verbose=0)
     >>> clf = clf.fit(["free prize now", "lunch at noon"] * 40, ["spam", "ham"] * 40)
     >>> clf.predict(["claim your free prize", "noon lunch?"]).tolist()
     ['spam', 'ham']

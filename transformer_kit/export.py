@@ -19,12 +19,29 @@ Layout, as TensorFlow Serving expects (a base directory of numbered versions):
 `assets.extra/` is the conventional place for files that travel with a
 SavedModel but that TensorFlow does not read (TF Serving looks there only for
 its optional warm-up requests), so the metadata never confuses a loader.
+
+Example:
+
+>>> import tempfile
+>>> from transformer_kit import TextClassifier
+>>> clf = TextClassifier(ensemble_size=1, epochs=1, embed_dim=16, num_heads=2, verbose=0)
+>>> clf = clf.fit(["win a free prize", "see you at lunch"] * 20, ["spam", "ham"] * 20)
+>>> out_dir = tempfile.mkdtemp() + "/spam"
+>>> export_saved_model(clf, out_dir).name
+'1'
+>>> loaded, metadata = load_exported(out_dir)
+>>> outputs = loaded.signatures["serving_default"](text=tf.constant(["win a prize now"]))
+>>> metadata["classes"], outputs["label"].numpy().tolist()
+(['ham', 'spam'], [b'spam'])
+>>> load_exported_predictor(out_dir).predict(["lunch?", "free prize"]).tolist()
+['ham', 'spam']
 """
 
 import json
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 
@@ -83,14 +100,9 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
     Returns:
         `pathlib.Path` of the version directory written.
 
-    Example:
+    Example (run in the module docstring):
 
-    >>> clf = TextClassifier.load("runs/spam")
-    >>> export_saved_model(clf, "exported/spam")
-    PosixPath('exported/spam/1')
-    >>> served = tf.saved_model.load("exported/spam/1").signatures["serving_default"]
-    >>> served(text=tf.constant(["WIN a free prize now"]))["label"]
-    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'spam'], dtype=object)>
+        export_saved_model(TextClassifier.load("runs/spam"), "exports/spam")   # exports/spam/1
     """
     if getattr(classifier, "model_", None) is None:
         raise RuntimeError("This TextClassifier is not fitted yet: call fit() or TextClassifier.load() first.")
@@ -121,12 +133,10 @@ def load_exported(path):
         in `assets.extra/transformer_kit.json`; `metadata["path"]` is the
         version directory loaded.
 
-    Example:
+    Example (run in the module docstring):
 
-    >>> loaded, metadata = load_exported("exported/spam")
-    >>> outputs = loaded.signatures["serving_default"](text=tf.constant(["hi"]))
-    >>> metadata["classes"], outputs["label"].numpy()
-    (['ham', 'spam'], array([b'ham'], dtype=object))
+        loaded, metadata = load_exported("exports/spam")
+        loaded.signatures["serving_default"](text=tf.constant(["hi"]))["label"]
     """
     version_dir = _resolve_version_dir(Path(path))
     metadata_file = version_dir / METADATA_PATH
@@ -158,13 +168,10 @@ class ExportedPredictor:
         text_column: the text column name used in training.
         metadata: dict, the export's `transformer_kit.json`.
 
-    Example:
+    Example (run in the module docstring):
 
-    >>> predictor = load_exported_predictor("exported/spam")
-    >>> predictor.predict_proba(["WIN a prize", "lunch?"]).round(2)
-        ham  spam
-    0  0.03  0.97
-    1  0.99  0.01
+        predictor = load_exported_predictor("exports/spam")
+        predictor.predict_proba(["WIN a prize", "lunch?"])   # columns ham, spam
     """
 
     def __init__(self, path):
@@ -188,6 +195,11 @@ class ExportedPredictor:
         # Similar lengths share a batch, so the served model pads little.
         scorer = LengthSortedScorer(lambda text: self._serve(text=text)["probabilities"], batch_size)
         return pd.DataFrame(scorer(texts), columns=self.classes)
+
+    def predict(self, texts, batch_size=256):
+        """Predicted class names, as a numpy array (dtype object)."""
+        probabilities = self.predict_proba(texts, batch_size).to_numpy()
+        return np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
 
 
 def load_exported_predictor(path):

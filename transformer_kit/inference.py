@@ -141,8 +141,8 @@ class CompiledScorer(LengthSortedScorer):
     >>> texts, labels = ["good film", "bad film"] * 5, np.array([1, 0] * 5)
     >>> preprocessor, _ = TextPreprocessor.adapt(texts)
     >>> model = build_inference_model(preprocessor, [], fit_ngram_classifier(texts, labels, 2))
-    >>> CompiledScorer(model)(["good", None, "bad"]).round(2).tolist()
-    [[0.11, 0.89], [0.5, 0.5], [0.89, 0.11]]
+    >>> CompiledScorer(model)(["good", None, "bad"]).argmax(axis=1).tolist()  # None scores as ""
+    [1, 0, 0]
     """
 
     def __init__(self, model, batch_size=PREDICT_BATCH_SIZE):

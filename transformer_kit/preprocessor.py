@@ -37,11 +37,11 @@ class TextPreprocessor(keras.layers.Layer):
 
     Example:
 
-    >>> preprocessor, lengths = TextPreprocessor.adapt(["a good film", "a bad film", "good"])
-    >>> preprocessor.split_mode, preprocessor.sequence_length, lengths
-    ('word', 8, [3, 3, 1])
-    >>> preprocessor(tf.constant(["good film", ""])).numpy().tolist()
-    [[3, 2], [0, 0]]
+    >>> preprocessor, lengths = TextPreprocessor.adapt(["a good film", "a good song", "good"])
+    >>> preprocessor.split_mode, lengths, preprocessor.get_vocabulary()[:4]
+    ('word', [3, 3, 1], ['', '[UNK]', 'good', 'a'])
+    >>> preprocessor(tf.constant(["good a unseen", ""])).numpy().tolist()
+    [[2, 3, 1], [0, 0, 0]]
     """
 
     def __init__(self, split_mode="word", sequence_length=128, max_tokens=20000, vocabulary=None, **kwargs):

@@ -20,7 +20,8 @@ class ProbabilityBlend(keras.layers.Layer):
     Example:
 
     >>> blend = ProbabilityBlend([0.5, 0.5])
-    >>> blend([np.array([[0.8]]), np.array([[0.4, 0.6]])]).numpy()  # [[0.3, 0.7]]
+    >>> [[round(float(p), 2) for p in row] for row in blend([np.array([[0.8]]), np.array([[0.4, 0.6]])]).numpy()]
+    [[0.3, 0.7]]
     """
 
     def __init__(self, weights, **kwargs):
