@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -42,7 +42,8 @@ def write_csv(path, rows, seed=0, block=100_000):
             words = vocabulary[rng.integers(0, len(vocabulary), lengths.sum())]
             offsets = np.concatenate([[0], np.cumsum(lengths)])
             lines = [
-                f"{' '.join(words[offsets[i]:offsets[i + 1]])} {KEYWORDS[labels[label_ids[i]]]},{labels[label_ids[i]]}\n"
+                f"{' '.join(words[offsets[i]:offsets[i + 1]])} {KEYWORDS[labels[label_ids[i]]]},"
+                f"{labels[label_ids[i]]}\n"
                 for i in range(n)
             ]
             handle.writelines(lines)

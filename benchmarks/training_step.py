@@ -114,7 +114,8 @@ def main(argv=None):
     print("| Part | Batch | XLA | Dropout | Attention dropout | First call s | ms/step | Samples/s |")
     print("|---|---|---|---|---|---|---|---|")
     for index, (part, batch, jit, dropout, attention_dropout) in enumerate(ROWS):
-        command = [sys.executable, __file__, "--row", str(index), "--length", str(args.length), "--steps", str(args.steps)]
+        command = [sys.executable, __file__, "--row", str(index), "--length", str(args.length),
+                   "--steps", str(args.steps)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         setting = f"| {part} | {batch} | {'yes' if jit else 'no'} | {dropout} | {attention_dropout} |"
         if done.returncode != 0:
@@ -123,7 +124,8 @@ def main(argv=None):
             continue
         result = json.loads(done.stdout.strip().splitlines()[-1])
         ms_per_step = result["ms_per_step"]
-        print(f"{setting} {result['first_s']:.2f} | {ms_per_step:.1f} | {batch * 1000 / ms_per_step:,.0f} |", flush=True)
+        samples_per_s = batch * 1000 / ms_per_step
+        print(f"{setting} {result['first_s']:.2f} | {ms_per_step:.1f} | {samples_per_s:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

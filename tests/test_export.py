@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keyword_data import FILLER, KEYWORDS, keyword_dataset
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.export import METADATA_PATH, export_saved_model, load_exported, load_exported_predictor
 from transformer_kit.inference import blend_weights_of, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
 
-from keyword_data import FILLER, KEYWORDS, keyword_dataset
 
 def tiny_classifier(classes):
     classifier = TextClassifier(
@@ -28,7 +28,9 @@ def tiny_classifier(classes):
     return classifier
 
 
-@pytest.fixture(scope="module", params=[("negative", "positive"), ("negative", "neutral", "positive")], ids=["binary", "multiclass"])
+@pytest.fixture(
+    scope="module", params=[("negative", "positive"), ("negative", "neutral", "positive")], ids=["binary", "multiclass"]
+)
 def exported(request, tmp_path_factory):
     classifier = tiny_classifier(list(request.param))
     version_dir = export_saved_model(classifier, tmp_path_factory.mktemp("export") / "model")
@@ -154,7 +156,7 @@ def test_token_id_signature_averages_the_transformers(exported):
     texts, _ = keyword_dataset(20, seed=2, classes=list(KEYWORDS))
     token_ids = preprocessor_of(classifier.model_)(tf.constant(texts + [""]))
     expected = np.mean(
-        [np.asarray(as_class_probabilities(m.predict_on_batch(token_ids.numpy()))) for m in members_of(classifier.model_)],
+        [as_class_probabilities(m.predict_on_batch(token_ids.numpy())) for m in members_of(classifier.model_)],
         axis=0,
     )
     loaded = tf.saved_model.load(str(version_dir))

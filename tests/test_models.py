@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 
+from transformer_kit.config import TrainingConfig
 from transformer_kit.models import (
     build_article_classifier,
     build_text_classifier,
     compile_text_classifier,
 )
-from transformer_kit.config import TrainingConfig
 
 VOCAB = 50
 

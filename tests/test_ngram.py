@@ -19,7 +19,8 @@ def make_texts(count, seed):
     for _ in range(count):
         label = int(rng.integers(0, 3))
         words = list(rng.choice(WORDS[3:10], size=int(rng.integers(2, 7))))
-        words.insert(int(rng.integers(0, len(words) + 1)), ["good", "bad", "film"][label] if rng.random() < 0.8 else "fine")
+        keyword = ["good", "bad", "film"][label] if rng.random() < 0.8 else "fine"
+        words.insert(int(rng.integers(0, len(words) + 1)), keyword)
         texts.append(" ".join(words))
         labels.append(label)
     return texts, np.array(labels)
@@ -56,7 +57,8 @@ def test_ngram_layer_survives_keras_saving(tmp_path):
     assert isinstance(restored, NgramLogisticRegression)
     assert restored.get_vocabulary() == layer.get_vocabulary()
     test_texts, _ = make_texts(20, seed=5)
-    np.testing.assert_allclose(loaded(tf.constant(test_texts)).numpy(), layer(tf.constant(test_texts)).numpy(), atol=1e-6)
+    texts = tf.constant(test_texts)
+    np.testing.assert_allclose(loaded(texts).numpy(), layer(texts).numpy(), atol=1e-6)
 
 
 def test_ngram_layer_accepts_an_empty_batch():

@@ -6,7 +6,6 @@ hundred rows. Notebooks run from a temporary copy, so the committed file and its
 outputs (from a full run) are never rewritten.
 """
 
-import os
 from pathlib import Path
 
 import nbformat

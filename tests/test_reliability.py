@@ -100,13 +100,17 @@ def test_training_killed_with_sigkill_resumes_and_completes(tmp_path):
     classifier = TextClassifier.load(run, verbose=0)
     assert list(classifier.predict(["a wonderful film", "a dreadful film"])) == ["positive", "negative"]
     record = json.loads((run / "config.json").read_text())
-    assert record["resumed"] == {"transformer_0": "finished before the interruption", "transformer_1": "resumed after epoch 1"}
+    assert record["resumed"] == {
+        "transformer_0": "finished before the interruption", "transformer_1": "resumed after epoch 1"
+    }
 
 
 @pytest.fixture(scope="module")
 def fitted():
     """A tiny fitted classifier with the n-gram model (the default preset)."""
-    classifier = TextClassifier(preset="default", epochs=1, ensemble_size=1, embed_dim=16, num_heads=2, ff_dim=32, verbose=0)
+    classifier = TextClassifier(
+        preset="default", epochs=1, ensemble_size=1, embed_dim=16, num_heads=2, ff_dim=32, verbose=0
+    )
     classifier.fit(keyword_dataset(rows=240))
     return classifier
 
@@ -149,7 +153,9 @@ def test_model_with_a_lambda_layer_is_refused(saved_run, tmp_path):
 
     def to_lambda(layer):
         lambda_layer["config"]["name"] = layer["config"]["name"]
-        layer.update(module=lambda_layer["module"], class_name="Lambda", registered_name=None, config=lambda_layer["config"])
+        layer.update(
+            module=lambda_layer["module"], class_name="Lambda", registered_name=None, config=lambda_layer["config"]
+        )
 
     rewrite_model_config(run / "model.keras", to_lambda)
     with pytest.raises(RunDirectoryError, match="safely") as error:
@@ -181,7 +187,9 @@ def test_config_with_unknown_keys_is_refused(saved_run, tmp_path):
 
 def test_package_never_uses_pickle():
     package = Path(transformer_kit.__file__).parent
-    pattern = re.compile(r"\bimport (c?pickle|dill|joblib|marshal|shelve)\b|read_pickle|allow_pickle\s*=\s*True|safe_mode\s*=\s*False")
+    pattern = re.compile(
+        r"\bimport (c?pickle|dill|joblib|marshal|shelve)\b|read_pickle|allow_pickle\s*=\s*True|safe_mode\s*=\s*False"
+    )
     offenders = [str(path) for path in package.rglob("*.py") if pattern.search(path.read_text())]
     assert offenders == []
 
@@ -189,7 +197,8 @@ def test_package_never_uses_pickle():
 # Any Unicode except surrogates (which UTF-8 cannot encode): control
 # characters, emoji, CJK, combining marks, and very long repetitions.
 SERVING_TEXTS = st.lists(
-    st.text(max_size=60) | st.builds(lambda text, times: text * times, st.text(min_size=1, max_size=8), st.integers(200, 3000)),
+    st.text(max_size=60)
+    | st.builds(lambda text, times: text * times, st.text(min_size=1, max_size=8), st.integers(200, 3000)),
     min_size=1,
     max_size=6,
 )

@@ -130,15 +130,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 columns={"text_column": self.text_column, "label_column": self.label_column},
             )
         self.model_config_, self.training_config_ = model_config, training_config
-        self._set_fitted(result.model, result.label_encoder, result.history, result.metrics,
-                         result.data_report, result.sources, result.resumed)
+        self._set_fitted(result)
         return self
 
-    def _set_fitted(self, model, label_encoder, history, metrics, data_report, sources, resumed):
-        self.model_, self.label_encoder_ = model, label_encoder
-        self.classes_ = np.asarray(label_encoder.classes_, dtype=object)
-        self.history_, self.metrics_, self.data_report_ = history, metrics, data_report
-        self.sources_, self.resumed_ = sources, resumed
+    def _set_fitted(self, result):
+        """Fitted attributes from a `FitResult` (or a `SavedRun`)."""
+        self.model_, self.label_encoder_ = result.model, result.label_encoder
+        self.classes_ = np.asarray(result.label_encoder.classes_, dtype=object)
+        self.history_, self.metrics_, self.data_report_ = result.history, result.metrics, result.data_report
+        self.sources_, self.resumed_ = result.sources, result.resumed
         self._scorer = None
 
     # -------------------------------------------------------------- predict
@@ -219,8 +219,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             classifier.model_config_, classifier.training_config_ = classifier._configs()
         except (TypeError, ValueError) as error:
             raise RunDirectoryError(f"{run_dir}/config.json is not a valid run configuration ({error}).") from error
-        classifier._set_fitted(saved.model, saved.label_encoder, saved.history, saved.metrics,
-                               saved.data_report, saved.sources, saved.record.get("resumed", {}))
+        classifier._set_fitted(saved)
         return classifier
 
     def export(self, path, version=None, overwrite=False):
@@ -240,7 +239,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             texts = as_text_list(texts)
             labels = list(labels)
             if len(texts) != len(labels):
-                raise ValueError(f"The {role} has {len(texts)} texts but {len(labels)} labels; give one label per text.")
+                raise ValueError(f"The {role} has {len(texts)} texts but {len(labels)} labels; one label per text.")
             return load_csv_dataset(pd.DataFrame({"text": texts, "label": labels}), "text", "label")
         return load_csv_dataset(data, text_column=self.text_column, label_column=self.label_column)
 

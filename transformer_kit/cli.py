@@ -214,10 +214,9 @@ def build_parser():
         ),
         epilog="example:\n  transformer-kit evaluate runs/spam data/sms_spam_test.csv --output metrics.json",
     )
-    evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("data", metavar="DATA", help="Labelled CSV/TSV file.")
-    _add_column_arguments(evaluate, labels=True, defaults_from_run=True)
-    evaluate.add_argument("--output", metavar="FILE", help="Also write the metrics as JSON to FILE.")
+    _add_scoring_arguments(
+        evaluate, ("data", "DATA", "Labelled CSV/TSV file."), "Also write the metrics as JSON to FILE.", labels=True
+    )
 
     predict = add_command(
         "predict",
@@ -231,10 +230,10 @@ def build_parser():
         ),
         epilog=PREDICT_EXAMPLES,
     )
-    predict.add_argument("run_dir", metavar="RUN_DIR", help="Run directory, or SavedModel export directory.")
-    predict.add_argument("input", metavar="INPUT", help="CSV/TSV file, or - for stdin lines.")
-    _add_column_arguments(predict, labels=False, defaults_from_run=True)
-    predict.add_argument("--output", metavar="FILE", help="Write the CSV here instead of stdout.")
+    _add_scoring_arguments(
+        predict, ("input", "INPUT", "CSV/TSV file, or - for stdin lines."), "Write the CSV here instead of stdout.",
+        labels=False, run_help="Run directory, or SavedModel export directory.",
+    )
 
     info = add_command(
         "info",
@@ -273,22 +272,13 @@ def _output_options():
     """
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("output").add_mutually_exclusive_group()
-    group.add_argument(
-        "--quiet",
-        dest="verbosity",
-        action="store_const",
-        const="quiet",
-        default=argparse.SUPPRESS,
-        help="Print only the results and warnings: no progress bars, no step messages.",
-    )
-    group.add_argument(
-        "--verbose",
-        dest="verbosity",
-        action="store_const",
-        const="verbose",
-        default=argparse.SUPPRESS,
-        help="Also print debug messages and TensorFlow's own logs.",
-    )
+    for flag, help_text in (
+        ("quiet", "Print only the results and warnings: no progress bars, no step messages."),
+        ("verbose", "Also print debug messages and TensorFlow's own logs."),
+    ):
+        group.add_argument(
+            f"--{flag}", dest="verbosity", action="store_const", const=flag, default=argparse.SUPPRESS, help=help_text
+        )
     return options
 
 
@@ -342,6 +332,14 @@ def _weight(value):
         return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a number in [0, 1], got {value!r}") from None
+
+
+def _add_scoring_arguments(parser, data, output_help, labels, run_help=None):
+    """RUN_DIR, a data argument `(dest, metavar, help)`, its column options and --output."""
+    parser.add_argument("run_dir", metavar="RUN_DIR", help=run_help)
+    parser.add_argument(data[0], metavar=data[1], help=data[2])
+    _add_column_arguments(parser, labels=labels, defaults_from_run=True)
+    parser.add_argument("--output", metavar="FILE", help=output_help)
 
 
 def _add_column_arguments(parser, labels, defaults_from_run=False):

@@ -42,12 +42,11 @@ class NgramLogisticRegression(keras.layers.Layer):
     """
 
     def __init__(self, split_mode="word", vocabulary_size=1, num_classes=2, vocabulary=None, **kwargs):
-        kwargs.setdefault("name", "ngram_classifier")
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "ngram_classifier", **kwargs})
         self.split_mode = split_mode
-        self.vocabulary_size = int(vocabulary_size)
-        self.num_classes = int(num_classes)
-        self.units = 1 if num_classes == 2 else self.num_classes
+        # One sigmoid unit for two classes, as the transformers' binary head.
+        self.units = 1 if num_classes == 2 else int(num_classes)
+        self.num_classes, self.vocabulary_size = int(num_classes), int(vocabulary_size)
         self.counter = make_text_vectorizer(
             max_tokens=self.vocabulary_size,
             split=split_mode,
@@ -170,8 +169,9 @@ def fit_ngram_classifier(
     regression.fit(features, labels)
 
     model = NgramLogisticRegression(split, len(vocabulary), num_classes, vocabulary=vocabulary)
-    zero = np.zeros((regression.coef_.shape[0], 1))
-    model.set_regression(np.concatenate([[0.0], tfidf.idf_]), np.hstack([zero, regression.coef_]), regression.intercept_)
+    no_feature = np.zeros((regression.coef_.shape[0], 1))  # the "[UNK]" column
+    idf = np.concatenate([[0.0], tfidf.idf_])
+    model.set_regression(idf, np.hstack([no_feature, regression.coef_]), regression.intercept_)
     return model
 
 

@@ -45,8 +45,7 @@ class TextPreprocessor(keras.layers.Layer):
     """
 
     def __init__(self, split_mode="word", sequence_length=128, max_tokens=20000, vocabulary=None, **kwargs):
-        kwargs.setdefault("name", "preprocessor")
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "preprocessor", **kwargs})
         self.split_mode = split_mode
         self.sequence_length = int(sequence_length)
         self.max_tokens = int(max_tokens)

@@ -32,6 +32,7 @@ import transformer_kit
 from transformer_kit.config import configs_to_dict, dumps
 from transformer_kit.data import LabelEncoder, format_data_report
 from transformer_kit.errors import RunDirectoryError
+from transformer_kit.fitting import FitResult
 from transformer_kit.inference import blend_weights_of, members_of, ngram_of, preprocessor_of
 from transformer_kit.plots import plot_confusion_matrix, plot_learning_curves
 from transformer_kit.run_directory import atomic_directory, read_manifest, write_manifest
@@ -40,25 +41,16 @@ FORMAT_VERSION = 2
 
 
 @dataclasses.dataclass
-class SavedRun:
-    """What a run directory holds, as `load_run` reads it.
+class SavedRun(FitResult):
+    """What a run directory holds: what `fit` learned, plus how it was configured.
 
     Attributes:
         params: the estimator parameters (`TextClassifier.get_params()`).
-        model: the inference model.
-        label_encoder: the `LabelEncoder`.
-        history, metrics, data_report, sources: as on the classifier.
         record: the whole `config.json`.
     """
 
-    params: dict
-    model: keras.Model
-    label_encoder: LabelEncoder
-    history: pd.DataFrame
-    metrics: dict
-    data_report: dict
-    sources: dict
-    record: dict
+    params: dict = dataclasses.field(default_factory=dict)
+    record: dict = dataclasses.field(default_factory=dict)
 
 
 def run_record(classifier):
@@ -168,13 +160,14 @@ def load_run(run_dir):
         raise RunDirectoryError(f"{run_dir}: model.keras and config.json disagree on the number of transformers.")
     history_path = run_dir / "history.csv"
     return SavedRun(
-        params=record["params"],
         model=model,
         label_encoder=LabelEncoder.from_json(run_dir / "labels.json"),
         history=pd.read_csv(history_path) if history_path.stat().st_size > 1 else pd.DataFrame(),
         metrics=read_json(run_dir / "metrics.json"),
         data_report=read_json(run_dir / "data_report.json"),
         sources=record.get("sources", {}),
+        resumed=record.get("resumed", {}),
+        params=record["params"],
         record=record,
     )
 

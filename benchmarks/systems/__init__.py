@@ -23,7 +23,7 @@ are skipped, with the reason) until ``transformer_kit.TextClassifier`` exists.
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 # name -> "module:Class", relative to this package.
 SYSTEMS: dict[str, str] = {

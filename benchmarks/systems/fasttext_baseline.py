@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Sequence
+from collections.abc import Sequence
 
 import fasttext  # from the `fasttext-wheel` package (or `fasttext`)
 

@@ -10,7 +10,7 @@ splitting Chinese into characters.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np

@@ -9,7 +9,7 @@ to transformer_kit's default model (d=64, 1 layer, 4 heads, feed-forward 128, GE
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import keras_hub

@@ -11,12 +11,12 @@ SavedModel's ``serving_default`` signature, which takes raw strings (``text``) a
 from __future__ import annotations
 
 import tempfile
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
-from transformer_kit import TextClassifier
 
 from benchmarks.systems import BenchmarkSystem
+from transformer_kit import TextClassifier
 
 
 class TransformerKitSystem(BenchmarkSystem):
@@ -65,9 +65,11 @@ class TransformerKitSystem(BenchmarkSystem):
         return serve
 
     def describe(self) -> dict:
-        training = self.classifier.training_config
-        return {"preset": self.preset, "batch_size": training.batch_size,
-                "learning_rate": training.learning_rate, **self.overrides}
+        from transformer_kit.inference import blend_weights_of
+
+        training = self.classifier.training_config_
+        return {"preset": self.preset, "batch_size": training.batch_size, "learning_rate": training.learning_rate,
+                "blend_weights": [round(w, 4) for w in blend_weights_of(self.classifier.model_)], **self.overrides}
 
 
 class TransformerKitSingleSystem(TransformerKitSystem):
