@@ -6,17 +6,14 @@ SavedModel in `export`. Every prediction comes from one inference model
 (`model_`), strings in, probabilities out.
 """
 
-import contextlib
 import dataclasses
-import logging
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from transformer_kit import config as config_lib
-from transformer_kit.data import TextDataset, load_csv_dataset
-from transformer_kit.data.loading import as_text_list
+from transformer_kit.data.loading import as_text_dataset, as_text_list
 from transformer_kit.data.streaming import should_stream
 from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import ScratchTransformer
@@ -25,6 +22,7 @@ from transformer_kit.evaluation import evaluate_probabilities
 from transformer_kit.export import export_saved_model
 from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
+from transformer_kit.logs import quiet_unless
 from transformer_kit.saving import load_run, save_run
 
 SETTING_NAMES = tuple(
@@ -122,7 +120,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         train = X if streamed else self._dataset(X, y, "training data")
         validation = None if validation is None else self._dataset(validation, None, "validation data")
         test = None if test is None else self._dataset(test, None, "test data")
-        with _log_level(self.verbose):
+        with quiet_unless(self.verbose):
             result = fit_text_classifier(
                 train, validation, test, ScratchTransformer(model_config), model_config, training_config,
                 strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
@@ -230,18 +228,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # -------------------------------------------------------------- helpers
 
     def _dataset(self, data, labels, role):
-        if labels is not None:
-            data = (data, labels)
-        if isinstance(data, TextDataset):
-            return data
-        if isinstance(data, tuple) and len(data) == 2:
-            texts, labels = data
-            texts = as_text_list(texts)
-            labels = list(labels)
-            if len(texts) != len(labels):
-                raise ValueError(f"The {role} has {len(texts)} texts but {len(labels)} labels; one label per text.")
-            return load_csv_dataset(pd.DataFrame({"text": texts, "label": labels}), "text", "label")
-        return load_csv_dataset(data, text_column=self.text_column, label_column=self.label_column)
+        return as_text_dataset(data, labels, self.text_column, self.label_column, role)
 
     def _require_fitted(self):
         if getattr(self, "model_", None) is None:
@@ -257,16 +244,3 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
 
 _DEFAULT_PARAMS = {("preset", "default"), ("text_column", "text"), ("label_column", "label"), ("verbose", 1)}
-
-
-@contextlib.contextmanager
-def _log_level(verbose):
-    """`verbose=0` silences the library's INFO messages for the duration of a call."""
-    logger = logging.getLogger("transformer_kit")
-    previous = logger.level
-    if not verbose:
-        logger.setLevel(max(logging.WARNING, previous))
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)

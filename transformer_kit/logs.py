@@ -28,6 +28,7 @@ TensorFlow logs its first lines before it reads ``TF_CPP_MIN_LOG_LEVEL``
 or ``--verbose``, leaves TensorFlow's logs as TensorFlow makes them.
 """
 
+import contextlib
 import logging
 import os
 import sys
@@ -157,3 +158,24 @@ def _import_tensorflow_with_stderr_set_aside():
 def _import_tensorflow_and_keras():
     import keras  # noqa: F401
     import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def quiet_unless(verbose):
+    """Silence the library's INFO messages for the duration of a call when `verbose` is 0.
+
+    `TextClassifier(verbose=0)` means silent, whatever logging is configured.
+
+    Example:
+
+    >>> with quiet_unless(0):
+    ...     logging.getLogger("transformer_kit.fitting").info("not shown")
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    previous = logger.level
+    if not verbose:
+        logger.setLevel(max(logging.WARNING, previous))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

@@ -196,6 +196,39 @@ def load_csv_dataset(
 _TABLE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".gz", ".txt")
 
 
+def as_text_dataset(data, labels=None, text_column="text", label_column="label", role="data"):
+    """Any of the forms `TextClassifier` accepts, as a `TextDataset`.
+
+    Args:
+        data: texts (with `labels`), a `(texts, labels)` pair, a
+            `TextDataset`, or what `load_csv_dataset` reads (path(s),
+            DataFrame).
+        labels: one label per text, or `None`.
+        text_column, label_column: column names in files and DataFrames.
+        role: what the data is for, in error messages.
+
+    Returns:
+        A `TextDataset`.
+
+    Example:
+
+    >>> dataset = as_text_dataset(["good", "bad", None], ["pos", "neg", "neg"])
+    >>> dataset.texts, dataset.dropped  # a missing text is dropped, as in files
+    (['good', 'bad'], {'missing_text': 1})
+    """
+    if labels is not None:
+        data = (data, labels)
+    if isinstance(data, TextDataset):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        texts, labels = as_text_list(data[0]), list(data[1])
+        if len(texts) != len(labels):
+            raise DataError(f"The {role} has {len(texts)} texts but {len(labels)} labels; give one label per text.")
+        # Through the loader, so labels and empty texts follow the file rules.
+        return load_csv_dataset(pd.DataFrame({"text": data[0], "label": labels}), "text", "label")
+    return load_csv_dataset(data, text_column=text_column, label_column=label_column)
+
+
 def data_file_paths(source):
     """The files `source` names, or `None` when it is not a path or list of paths.
 
