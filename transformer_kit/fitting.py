@@ -69,7 +69,7 @@ class FitResult:
 class _Prepared:
     """The state shared by the in-memory and streaming fits once labels and tokens are known."""
 
-    encoder: LabelEncoder
+    label_encoder: LabelEncoder
     preprocessor: TextPreprocessor
     ngram_texts: list
     ngram_ids: np.ndarray
@@ -104,10 +104,10 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
         prepared, member_data, report_extra = _prepare_streaming(train, validation, test, cfg, columns)
     else:
         prepared, member_data, report_extra = _prepare_in_memory(train, validation, test, cfg)
-    encoder_ids = prepared.encoder
+    label_encoder = prepared.label_encoder
     validation, test = prepared.validation, prepared.test
-    validation_ids = None if validation is None else encoder_ids.encode(validation.labels, source=validation.source)
-    test_ids = None if test is None else encoder_ids.encode(test.labels, source=test.source)
+    validation_ids = None if validation is None else label_encoder.encode(validation.labels, source=validation.source)
+    test_ids = None if test is None else label_encoder.encode(test.labels, source=test.source)
     data_report, sources = report_extra
     log.info("%s", format_data_report(data_report))
 
@@ -118,11 +118,11 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
             # A run may resume on other hardware: the strategy does not count.
             "config": configs_to_dict(model_config, dataclasses.replace(cfg, strategy="auto")),
             "encoder": encoder.get_config(),
-            "classes": encoder_ids.classes_,
+            "classes": label_encoder.classes_,
             "sequence_length": prepared.preprocessor.sequence_length,
             "vocabulary": prepared.preprocessor.get_vocabulary(),
         })
-    num_classes = len(encoder_ids.classes_)
+    num_classes = len(label_encoder.classes_)
     trainer = MemberTrainer(encoder, prepared.preprocessor, num_classes, cfg, strategy, verbose=verbose,
                             backup=backup, tensorboard_dir=tensorboard_dir, callbacks=callbacks)
     members, rows = trainer.train_members(cfg.resolved_ensemble_size(prepared.num_train), member_data)
@@ -132,15 +132,15 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
     for name, split, ids in (("validation", validation, validation_ids), ("test", test, test_ids)):
         if split is not None:
             probabilities = CompiledScorer(model)(split.texts)
-            metrics[name] = evaluate_probabilities(ids, probabilities, list(encoder_ids.classes_))
-    return FitResult(model, encoder_ids, pd.DataFrame(rows), metrics, data_report, sources, trainer.resumed)
+            metrics[name] = evaluate_probabilities(ids, probabilities, list(label_encoder.classes_))
+    return FitResult(model, label_encoder, pd.DataFrame(rows), metrics, data_report, sources, trainer.resumed)
 
 
 def _blend(prepared, members, validation, validation_ids, cfg, streamed):
     """The n-gram branch (if any), its weight, and the inference model."""
     if not (cfg.ngram_weight == "auto" or cfg.ngram_weight > 0):
         return build_inference_model(prepared.preprocessor, members, None, blending.blend_weights(len(members), None))
-    num_classes = len(prepared.encoder.classes_)
+    num_classes = len(prepared.label_encoder.classes_)
     split_mode = prepared.preprocessor.split_mode
     weight, initial = cfg.ngram_weight, None
     choose_on_validation = weight == "auto" and (validation is not None or streamed)
