@@ -316,22 +316,22 @@ def _format_default(value):
     return "none" if value is None else str(value)
 
 
-def _int_or_auto(value):
-    if value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number, got {value!r}") from None
+def _auto_or(convert, expected):
+    """An argparse type: the word 'auto', or a value `convert` accepts."""
+
+    def parse(value):
+        if value == "auto":
+            return value
+        try:
+            return convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected 'auto' or {expected}, got {value!r}") from None
+
+    return parse
 
 
-def _weight(value):
-    if value == "auto":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number in [0, 1], got {value!r}") from None
+_int_or_auto = _auto_or(int, "a whole number")
+_weight = _auto_or(float, "a number in [0, 1]")
 
 
 def _add_scoring_arguments(parser, data, output_help, labels, run_help=None):
