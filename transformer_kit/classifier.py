@@ -16,7 +16,7 @@ from transformer_kit import config as config_lib
 from transformer_kit.data.loading import as_text_dataset, as_text_list
 from transformer_kit.data.streaming import should_stream
 from transformer_kit.distribution import make_strategy
-from transformer_kit.encoders import ScratchTransformer
+from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.evaluation import evaluate_probabilities
 from transformer_kit.export import export_saved_model
@@ -122,7 +122,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         test = None if test is None else self._dataset(test, None, "test data")
         with quiet_unless(self.verbose):
             result = fit_text_classifier(
-                train, validation, test, ScratchTransformer(model_config), model_config, training_config,
+                train, validation, test, make_encoder(model_config, training_config), model_config, training_config,
                 strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
                 callbacks=callbacks, streamed=streamed,
                 columns={"text_column": self.text_column, "label_column": self.label_column},

@@ -187,6 +187,14 @@ def build_parser():
         "run), tpu, or none; 'auto' is mirrored when there are several GPUs.",
         choices=list(STRATEGIES),
     )
+    _setting(
+        hyper,
+        "word_vectors",
+        str,
+        "PATH",
+        "Word vectors that start every transformer's token embeddings (GloVe .txt, word2vec/fastText "
+        ".vec, optionally .gz); fine-tuned from there. Words without a vector start at random.",
+    )
     model = train.add_argument_group("model size")
     _setting(model, "embed_dim", int, "N", "Embedding width.")
     _setting(model, "num_heads", int, "N", "Attention heads.")

@@ -87,6 +87,10 @@ class TrainingConfig:
         strategy: `tf.distribute` strategy, see `make_strategy`: `"auto"`
             (mirrored over several GPUs, else none), `"none"`, `"mirrored"`,
             `"multi-worker"` or `"tpu"`. `batch_size` is the global batch.
+        word_vectors: `None`, or the path of word vectors (GloVe `.txt`,
+            word2vec/fastText `.vec`, `.gz`, see `transformer_kit.vectors`)
+            that start every transformer's token embeddings, fine-tuned
+            from there.
     """
 
     preset: str = "default"
@@ -112,6 +116,7 @@ class TrainingConfig:
     deterministic: bool = True
     strategy: str = "auto"
     streaming: bool | str = "auto"
+    word_vectors: str | None = None
 
     def resolved_ensemble_size(self, num_train):
         """The number of transformers to train for `num_train` training texts."""

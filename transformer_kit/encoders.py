@@ -12,6 +12,7 @@ import dataclasses
 
 from transformer_kit.config import ModelConfig
 from transformer_kit.models import add_classification_head, build_transformer_encoder
+from transformer_kit.vectors import load_word_vectors
 
 
 class Encoder(abc.ABC):
@@ -43,6 +44,10 @@ class Encoder(abc.ABC):
     def head_dropout(self):
         """float: dropout on the features, before the classification head."""
         return 0.0
+
+    def describe(self, preprocessor):
+        """A JSON-serializable dict for the data report (e.g. vector coverage), or `None`."""
+        return None
 
 
 class ScratchTransformer(Encoder):
@@ -77,6 +82,69 @@ class ScratchTransformer(Encoder):
     @property
     def head_dropout(self):
         return self.model_config.dropout
+
+
+class WordVectorTransformer(ScratchTransformer):
+    """A transformer whose token embeddings start from word vectors, then are fine-tuned.
+
+    Every member starts from the same vectors (their other weights differ by
+    seed). Fine-tuning measured better than freezing them (issue 13). The
+    vectors become the model's weights: nothing is read at serving time.
+
+    Args:
+        model_config: a `ModelConfig`.
+        word_vectors: a `transformer_kit.vectors.WordVectors`.
+        seed: int, for the vectors of tokens the file does not cover.
+
+    Example:
+
+    >>> from transformer_kit.preprocessor import TextPreprocessor
+    >>> from transformer_kit.vectors import WordVectors
+    >>> preprocessor, _ = TextPreprocessor.adapt(["a good film", "a bad film"])
+    >>> vectors = WordVectors(["good", "bad"], np.eye(2, 16, dtype="float32"), "toy.vec", "-")
+    >>> encoder = WordVectorTransformer(ModelConfig(embed_dim=16, num_heads=2), vectors)
+    >>> model = encoder.build(preprocessor, name="encoder")
+    >>> token = preprocessor.get_vocabulary().index("good")
+    >>> model.get_layer("embedding").token_embedding.embeddings.numpy()[token, :2].tolist()
+    [1.0, 0.0]
+    >>> encoder.describe(preprocessor)["words_covered"]
+    2
+    """
+
+    def __init__(self, model_config, word_vectors, seed=0):
+        super().__init__(model_config)
+        self.word_vectors = word_vectors
+        self.seed = seed
+        self._initial = None  # (vocabulary, matrix, coverage) of the last preprocessor
+
+    def initial_embeddings(self, preprocessor):
+        """`(matrix, coverage)` for `preprocessor`'s vocabulary (computed once)."""
+        vocabulary = preprocessor.get_vocabulary()
+        if self._initial is None or self._initial[0] != vocabulary:
+            matrix, coverage = self.word_vectors.embedding_matrix(vocabulary, self.model_config.embed_dim, self.seed)
+            self._initial = (vocabulary, matrix, coverage)
+        return self._initial[1], self._initial[2]
+
+    def build(self, preprocessor, name):
+        model = super().build(preprocessor, name)
+        matrix, _ = self.initial_embeddings(preprocessor)
+        model.get_layer("embedding").token_embedding.embeddings.assign(matrix)
+        return model
+
+    def get_config(self):
+        vectors = {"source": self.word_vectors.source, "sha256": self.word_vectors.sha256}
+        return {**super().get_config(), "kind": "word_vector_transformer", "word_vectors": vectors}
+
+    def describe(self, preprocessor):
+        return self.initial_embeddings(preprocessor)[1]
+
+
+def make_encoder(model_config, training_config):
+    """The encoder a configuration asks for: from word vectors if `word_vectors` is set, else from scratch."""
+    if training_config.word_vectors:
+        vectors = load_word_vectors(training_config.word_vectors)
+        return WordVectorTransformer(model_config, vectors, training_config.seed)
+    return ScratchTransformer(model_config)
 
 
 def build_member(encoder, preprocessor, num_classes, name):
