@@ -6,7 +6,9 @@ Formats read by `load_word_vectors`:
   word2vec and fastText `.vec` (a first line `"<count> <dim>"`), each
   optionally gzipped (`.gz`);
 - a directory holding one such file, named `vectors.vec` or `vectors.txt`
-  (optionally `.gz`), as `transformer-kit vectors` will write.
+  (optionally `.gz`), as `transformer-kit vectors` writes; when it also
+  holds `fasttext.bin` and gensim is installed, tokens without a vector get
+  fastText's subword (character n-gram) vectors.
 
 Words are matched to the classifier's tokens as the tokenizer writes them
 (lowercased, punctuation split off): first exactly, then lowercased. Tokens
@@ -44,6 +46,7 @@ class WordVectors:
     vectors: np.ndarray
     source: str
     sha256: str
+    subword_vectors: object = None  # callable: list of words -> array, for words without a vector
 
     @property
     def dim(self):
@@ -78,8 +81,14 @@ class WordVectors:
         """
         index = {word: row for row, word in enumerate(self.words)}
         rows = [index.get(token, index.get(token.lower())) for token in vocabulary]
-        known = [i for i, row in enumerate(rows) if row is not None and i > 1]
-        found = self.vectors[[rows[i] for i in known]] if known else self.vectors[:0]
+        exact = [i for i, row in enumerate(rows) if row is not None and i > 1]
+        found = self.vectors[[rows[i] for i in exact]] if exact else self.vectors[:0]
+        by_subwords = []
+        if self.subword_vectors is not None:
+            by_subwords = [i for i, row in enumerate(rows) if row is None and i > 1]
+            if by_subwords:
+                found = np.vstack([found, self.subword_vectors([vocabulary[i] for i in by_subwords])])
+        known = exact + by_subwords
         rng = np.random.default_rng(seed)
         source = found if len(found) > 1 else self.vectors
         projected = _to_dimension(found, source, embed_dim, rng)
@@ -88,9 +97,10 @@ class WordVectors:
         matrix[known] = projected
         matrix[0] = 0.0
         coverage = {
-            "words_covered": len(known),
+            "words_covered": len(exact),
+            "words_from_subwords": len(by_subwords),
             "vocabulary_size": max(len(vocabulary) - 2, 0),
-            "share_of_vocabulary": round(len(known) / max(len(vocabulary) - 2, 1), 4),
+            "share_of_vocabulary": round(len(exact) / max(len(vocabulary) - 2, 1), 4),
             "source": self.source,
             "sha256": self.sha256,
             "dim": self.dim,
@@ -121,6 +131,7 @@ def load_word_vectors(path, max_words=None):
     >>> vectors.words, vectors.dim
     (['good', 'bad'], 3)
     """
+    subwords = _subword_model(Path(path))
     path = _vector_file(Path(path))
     opener = gzip.open if path.suffix == ".gz" else open
     words, rows, dim = [], [], None
@@ -148,7 +159,21 @@ def load_word_vectors(path, max_words=None):
                 break
     if not words:
         raise DataError(f"{path} holds no word vectors.")
-    return WordVectors(words, np.stack(rows), str(path), _sha256(path))
+    return WordVectors(words, np.stack(rows), str(path), _sha256(path), subwords)
+
+
+def _subword_model(path):
+    """fastText's subword vectors from `path/fasttext.bin`, if there is one and gensim is installed."""
+    model_file = path / "fasttext.bin" if path.is_dir() else None
+    if model_file is None or not model_file.is_file():
+        return None
+    try:
+        from gensim.models.fasttext import load_facebook_vectors
+    except ImportError:
+        log.warning("%s has subword vectors, but gensim is not installed: unseen words start at random.", path)
+        return None
+    vectors = load_facebook_vectors(str(model_file))
+    return lambda words: np.stack([vectors[word] for word in words]).astype("float32")
 
 
 def _trailing_numbers(parts):

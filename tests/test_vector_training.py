@@ -1,0 +1,92 @@
+"""Learning word vectors from unlabeled texts: corpus formats, the vectors directory, resume, the CLI."""
+
+import gzip
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from keyword_data import keyword_dataset
+from transformer_kit.data.corpus import iter_corpus_texts
+from transformer_kit.errors import DataError
+from transformer_kit.vectors import load_word_vectors
+
+pytest.importorskip("gensim")
+from transformer_kit import vector_training  # noqa: E402  (after the gensim check)
+
+
+def write_corpus(path, rows=300):
+    texts, _ = keyword_dataset(rows=rows, classes=("negative", "positive", "neutral"))
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    return texts
+
+
+def test_corpus_formats_csv_tsv_jsonl_gz_and_folders(tmp_path):
+    (tmp_path / "a.csv").write_text("id,review\n1,Good film\n2,\n3,\"Bad, bad film\"\n")
+    (tmp_path / "b.tsv").write_text("review\tx\nTabbed text\t1\n")
+    with gzip.open(tmp_path / "c.jsonl.gz", "wt") as file:
+        file.write(json.dumps({"review": "From JSON"}) + "\n\n")
+    folder = tmp_path / "aclImdb" / "pos"
+    folder.mkdir(parents=True)
+    (folder / "1.txt").write_text("One review\nover two lines")
+    paths = [tmp_path / "a.csv", tmp_path / "b.tsv", tmp_path / "c.jsonl.gz", tmp_path / "aclImdb"]
+    assert list(iter_corpus_texts(paths, text_column="review")) == [
+        "Good film", "Bad, bad film", "Tabbed text", "From JSON", "One review\nover two lines",
+    ]
+    with pytest.raises(DataError, match="no column 'text'"):
+        list(iter_corpus_texts(tmp_path / "a.csv"))
+    (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\nnot json\n')
+    with pytest.raises(DataError, match=r"bad.jsonl, line 2: expected a JSON object"):
+        list(iter_corpus_texts(tmp_path / "bad.jsonl"))
+
+
+def test_vectors_directory_has_words_in_classifier_tokens_and_subwords(tmp_path):
+    write_corpus(tmp_path / "corpus.txt")
+    out = vector_training.train_word_vectors(tmp_path / "corpus.txt", tmp_path / "vectors", dim=16, epochs=2,
+                                             min_count=2, workers=1)
+    assert {p.name for p in out.iterdir()} == {"vectors.vec", "fasttext.bin", "manifest.json"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["epochs_done"] == 2 and manifest["split_mode"] == "word" and manifest["tokens"] > 1000
+    vectors = load_word_vectors(out)
+    assert "wonderful" in vectors.words and vectors.dim == 16
+    assert not (tmp_path / ".vectors.partial").exists()
+    # A word never seen still gets a vector from its character n-grams.
+    matrix, coverage = vectors.embedding_matrix(["", "[UNK]", "wonderful", "wonderfulness"], embed_dim=16)
+    assert coverage["words_covered"] == 1 and coverage["words_from_subwords"] == 1
+    assert np.corrcoef(matrix[2], matrix[3])[0, 1] > 0.3  # shares "wonderful"'s n-grams
+
+
+def test_an_interrupted_run_resumes_after_its_last_epoch(tmp_path, monkeypatch, caplog):
+    write_corpus(tmp_path / "corpus.txt", rows=120)
+    save_state, calls = vector_training._save_state, []
+
+    def interrupted_after_epoch_one(partial, state):
+        save_state(partial, state)
+        calls.append(state.get("epochs_done"))
+        if state.get("epochs_done") == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(vector_training, "_save_state", interrupted_after_epoch_one)
+    arguments = dict(dim=8, epochs=2, min_count=1, workers=1)
+    with pytest.raises(KeyboardInterrupt):
+        vector_training.train_word_vectors(tmp_path / "corpus.txt", tmp_path / "vectors", **arguments)
+    assert not (tmp_path / "vectors").exists() and (tmp_path / ".vectors.partial" / "checkpoint.bin").exists()
+    monkeypatch.setattr(vector_training, "_save_state", save_state)
+    with caplog.at_level(logging.INFO, logger="transformer_kit"):
+        vector_training.train_word_vectors(tmp_path / "corpus.txt", tmp_path / "vectors", **arguments)
+    assert "Resuming after epoch 1 of 2" in caplog.text
+    assert "Epoch 2/2" in caplog.text and "Epoch 1/2" not in caplog.text
+    assert json.loads((tmp_path / "vectors" / "manifest.json").read_text())["epochs_done"] == 2
+
+
+def test_cli_learns_vectors_and_refuses_an_existing_output(tmp_path, capsys):
+    from transformer_kit.cli import main
+
+    write_corpus(tmp_path / "corpus.txt", rows=120)
+    command = ["vectors", str(tmp_path / "corpus.txt"), "--output", str(tmp_path / "v"), "--dim", "8",
+               "--epochs", "1", "--min-count", "1", "--quiet"]
+    assert main(command) == 0
+    assert "--word-vectors" in capsys.readouterr().out
+    assert main(command) == 2
+    assert "already exists" in capsys.readouterr().err
