@@ -90,3 +90,23 @@ def test_cli_learns_vectors_and_refuses_an_existing_output(tmp_path, capsys):
     assert "--word-vectors" in capsys.readouterr().out
     assert main(command) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_unlabeled_learns_vectors_then_starts_from_them(tmp_path, capsys):
+    import json as json_lib
+
+    from keyword_data import TINY_CLI, write_keyword_csv
+    from transformer_kit.cli import main
+
+    write_corpus(tmp_path / "corpus.txt", rows=200)
+    data = write_keyword_csv(tmp_path / "train.csv", rows=120)
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--output", str(run), "--unlabeled", str(tmp_path / "corpus.txt"),
+                 *TINY_CLI, "--epochs", "1"]) == 0
+    report = json_lib.loads((run / "data_report.json").read_text())["word_vectors"]
+    assert report["words_covered"] >= 10 and report["source"].endswith("run-vectors/vectors.vec")
+    assert (tmp_path / "run-vectors" / "fasttext.bin").exists()
+    assert main(["train", str(data), "--output", str(run), "--overwrite", "--word-vectors", "x.vec",
+                 "--unlabeled", str(tmp_path / "corpus.txt"), *TINY_CLI]) == 2
+    assert "either --unlabeled" in capsys.readouterr().err

@@ -195,6 +195,14 @@ def build_parser():
         "Word vectors that start every transformer's token embeddings (GloVe .txt, word2vec/fastText "
         ".vec, optionally .gz); fine-tuned from there. Words without a vector start at random.",
     )
+    hyper.add_argument(
+        "--unlabeled",
+        nargs="+",
+        metavar="CORPUS",
+        help="Unlabeled texts (files or folders, as for the vectors command) to learn word vectors from "
+        "first, into OUTPUT-vectors/ beside the run (kept; reused when present); the transformers then "
+        "start from them, as with --word-vectors. Needs gensim (the 'vectors' extra).",
+    )
     model = train.add_argument_group("model size")
     _setting(model, "embed_dim", int, "N", "Embedding width.")
     _setting(model, "num_heads", int, "N", "Attention heads.")
@@ -414,6 +422,8 @@ def run_train(args):
     from transformer_kit.run_directory import refuse_existing
 
     refuse_existing(output, args.overwrite)
+    if args.unlabeled:
+        settings["word_vectors"] = str(_vectors_from_unlabeled(args, output, settings))
     quiet = getattr(args, "verbosity", None) == "quiet"
     classifier = TextClassifier(
         preset=args.preset,
@@ -486,6 +496,23 @@ def _settings_given(args):
     if args.streaming:
         settings["streaming"] = True
     return settings
+
+
+def _vectors_from_unlabeled(args, output, settings):
+    """`train --unlabeled`: learn word vectors beside the run (kept, and reused if already there)."""
+    from transformer_kit.vector_training import train_word_vectors
+
+    if "word_vectors" in settings:
+        raise ValueError("Pass either --unlabeled (learn word vectors) or --word-vectors (use ones you have).")
+    vectors_dir = output.parent / f"{output.name}-vectors"
+    if (vectors_dir / "manifest.json").exists():
+        log.info("Using the word vectors already learned in %s", vectors_dir)
+        return vectors_dir
+    log.info("Learning word vectors from the unlabeled texts in %s, into %s", ", ".join(args.unlabeled), vectors_dir)
+    return train_word_vectors(
+        args.unlabeled, vectors_dir, text_column=args.text_column, split=settings.get("split", "auto"),
+        dim=settings.get("embed_dim", _field_default("embed_dim")),
+    )
 
 
 def run_evaluate(args):

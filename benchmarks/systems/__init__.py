@@ -34,6 +34,8 @@ SYSTEMS: dict[str, str] = {
     "transformer_kit": "transformer_kit_system:TransformerKitSystem",
     "transformer_kit_single": "transformer_kit_system:TransformerKitSingleSystem",
     "transformer_kit_small": "transformer_kit_system:TransformerKitKerasIoSizeSystem",
+    "transformer_kit_vectors": "transformer_kit_system:TransformerKitVectorsSystem",
+    "transformer_kit_single_vectors": "transformer_kit_system:TransformerKitSingleVectorsSystem",
 }
 
 # The training-speed ratio column divides by this system's training samples/s.

@@ -34,11 +34,18 @@ class TransformerKitSystem(BenchmarkSystem):
 
     #: Settings on top of the preset (architecture sizes for like-for-like speed rows).
     overrides: dict = {}
+    #: Rows that start from word vectors (benchmarks/unlabeled.py) refuse to run without them.
+    needs_vectors = False
 
-    def __init__(self, language: str = "en", seed: int = 0, preset: str | None = None):
+    def __init__(self, language: str = "en", seed: int = 0, preset: str | None = None,
+                 word_vectors: str | None = None):
         super().__init__(language, seed)
         self.preset = preset if preset is not None else self.default_preset
-        self.classifier = TextClassifier(preset=self.preset, seed=seed, verbose=0, **self.overrides)
+        self.word_vectors = word_vectors
+        if self.needs_vectors and not word_vectors:
+            raise ValueError(f"{self.display_name} needs word_vectors (pass it with --system-options).")
+        extra = {"word_vectors": word_vectors} if word_vectors else {}
+        self.classifier = TextClassifier(preset=self.preset, seed=seed, verbose=0, **self.overrides, **extra)
         self._export_dir = tempfile.TemporaryDirectory(prefix="transformer_kit_bench_")
         self._signature = None
 
@@ -68,8 +75,11 @@ class TransformerKitSystem(BenchmarkSystem):
         from transformer_kit.inference import blend_weights_of
 
         training = self.classifier.training_config_
+        vectors = self.classifier.data_report_.get("word_vectors")
+        coverage = {"vector_coverage": vectors["share_of_vocabulary"]} if vectors else {}
         return {"preset": self.preset, "batch_size": training.batch_size, "learning_rate": training.learning_rate,
-                "blend_weights": [round(w, 4) for w in blend_weights_of(self.classifier.model_)], **self.overrides}
+                "blend_weights": [round(w, 4) for w in blend_weights_of(self.classifier.model_)],
+                **coverage, **self.overrides}
 
 
 class TransformerKitSingleSystem(TransformerKitSystem):
@@ -87,3 +97,18 @@ class TransformerKitKerasIoSizeSystem(TransformerKitSystem):
     display_name = "transformer_kit (single, keras.io size)"
     default_preset = "single"
     overrides = {"embed_dim": 32, "num_heads": 2, "ff_dim": 32}
+
+
+class TransformerKitVectorsSystem(TransformerKitSystem):
+    """The default preset, every transformer starting from word vectors (``word_vectors=``)."""
+
+    display_name = "transformer_kit + vectors"
+    needs_vectors = True
+
+
+class TransformerKitSingleVectorsSystem(TransformerKitSystem):
+    """The single transformer starting from word vectors."""
+
+    display_name = "transformer_kit (single) + vectors"
+    default_preset = "single"
+    needs_vectors = True

@@ -1,0 +1,103 @@
+"""What word vectors learned from unlabeled text buy (issue 13), in one run.
+
+1. Learn vectors with `transformer-kit vectors` (timed; labels never read):
+   - English: the 50k IMDB review texts, for SST-2, TREC, AG News 10k and SMS spam;
+   - Chinese: ChnSentiCorp train + dev and TNEWS train (the two test splits left out),
+     for ChnSentiCorp and TNEWS;
+   - IMDB low labels: the 25k IMDB training reviews only (the test reviews stay unseen).
+2. Run `run_benchmarks.py` on each group with TF-IDF + LR, fastText, and transformer_kit's
+   default and single presets without and with the vectors (`transformer_kit_vectors`,
+   `transformer_kit_single_vectors`): same shuffled splits, same seeds, one table.
+
+Usage (from the repository root, `pip install -e ".[bench,vectors]"`):
+
+    python benchmarks/unlabeled.py --output-dir benchmarks/unlabeled
+
+writes `vectors_<corpus>/`, `results_<group>.json` and `RESULTS_<group>.md` there, and
+`timings.json` (seconds spent learning each set of vectors). `--quick` runs a small subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.datasets import default_data_root
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BASELINES = ["tfidf_lr", "fasttext"]
+OURS = ["transformer_kit", "transformer_kit_vectors", "transformer_kit_single", "transformer_kit_single_vectors"]
+
+# group -> (vector corpus name, datasets, extra run_benchmarks arguments)
+GROUPS = {
+    "en": ("imdb_all", ["sst2", "trec", "ag_news", "sms_spam"], []),
+    "zh": ("zh", ["chnsenticorp", "tnews"], []),
+    "imdb_200": ("imdb_train", ["imdb"], ["--max-train", "200", "--max-test", "5000"]),
+    "imdb_1000": ("imdb_train", ["imdb"], ["--max-train", "1000", "--max-test", "5000"]),
+}
+CORPORA = {
+    "imdb_all": ["en/imdb_train.csv.gz", "en/imdb_test.csv.gz"],
+    "imdb_train": ["en/imdb_train.csv.gz"],
+    "zh": ["zh/chnsenticorp_train.csv", "zh/chnsenticorp_dev.csv", "zh/tnews_train.csv"],
+}
+
+
+def texts_only(files, folder):
+    """The corpus files without their label column, so the vectors cannot see labels."""
+    path = folder / "texts.csv.gz"
+    frames = [pd.read_csv(file, dtype=str, keep_default_na=False, usecols=["text"]) for file in files]
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        pd.concat(frames).to_csv(out, index=False)
+    return path
+
+
+def learn_vectors(corpus, data_root, out_dir, quick):
+    target = out_dir / f"vectors_{corpus}"
+    if (target / "manifest.json").exists():
+        return target, json.loads((target / "manifest.json").read_text()).get("train_s")
+    with tempfile.TemporaryDirectory() as folder:
+        texts = texts_only([data_root / name for name in CORPORA[corpus]], Path(folder))
+        command = [sys.executable, "-m", "transformer_kit", "vectors", str(texts), "--output", str(target),
+                   "--overwrite"] + (["--epochs", "1"] if quick else [])
+        began = time.monotonic()
+        subprocess.run(command, check=True, cwd=REPO_ROOT)
+    return target, time.monotonic() - began
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", default="benchmarks/unlabeled")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
+    parser.add_argument("--quick", action="store_true", help="1 vector epoch, 600 training and 300 test texts.")
+    args = parser.parse_args(argv)
+    data_root = Path(args.data_root) if args.data_root else default_data_root()
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    for group in args.groups:
+        corpus, datasets, extra = GROUPS[group]
+        vectors, seconds = learn_vectors(corpus, data_root, out_dir, args.quick)
+        timings[corpus] = seconds
+        (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+        options = {name: {"word_vectors": str(vectors.resolve())} for name in OURS if name.endswith("_vectors")}
+        quick = ["--max-train", "600", "--max-test", "300"] if args.quick and not extra else []
+        command = [
+            sys.executable, "benchmarks/run_benchmarks.py", "--datasets", *datasets,
+            "--systems", *BASELINES, *OURS, "--system-options", json.dumps(options),
+            "--data-root", str(data_root), *extra, *quick,
+            "--output", str(out_dir / f"results_{group}.json"), "--markdown", str(out_dir / f"RESULTS_{group}.md"),
+        ]
+        subprocess.run(command, check=True, cwd=REPO_ROOT)
+
+
+if __name__ == "__main__":
+    main()
