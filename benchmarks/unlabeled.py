@@ -30,9 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.datasets import default_data_root
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, Python puts benchmarks/ first on sys.path; the package needs the repository root.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.datasets import default_data_root  # noqa: E402
+
 BASELINES = ["tfidf_lr", "fasttext"]
 OURS = ["transformer_kit", "transformer_kit_vectors", "transformer_kit_single", "transformer_kit_single_vectors"]
 
