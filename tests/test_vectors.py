@@ -7,6 +7,7 @@ import pytest
 
 from keyword_data import TINY, keyword_dataset
 from transformer_kit import TextClassifier
+from transformer_kit.data import format_data_report
 from transformer_kit.errors import DataError
 from transformer_kit.inference import members_of
 from transformer_kit.vectors import WordVectors, load_word_vectors
@@ -87,6 +88,7 @@ def test_classifier_starts_every_transformer_from_the_vectors(tmp_path):
     classifier = TextClassifier(preset="ensemble", word_vectors=str(path), **settings).fit(texts, labels)
     report = classifier.data_report_["word_vectors"]
     assert report["words_covered"] == 3 and report["sha256"] == load_word_vectors(path).sha256
+    assert "Word vectors: " in format_data_report(classifier.data_report_)
     vocabulary = classifier.model_.get_layer("preprocessor").get_vocabulary()
     for member in members_of(classifier.model_):
         embeddings = member.get_layer("transformer_0_encoder" if member.name.endswith("0") else "transformer_1_encoder")

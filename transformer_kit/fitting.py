@@ -113,12 +113,6 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
     if encoder_report:
         data_report["word_vectors"] = encoder_report
     log.info("%s", format_data_report(data_report))
-    if encoder_report:
-        log.info(
-            "Word vectors %s cover %d of the %d words of the vocabulary (%.0f%%); the others start at random.",
-            encoder_report["source"], encoder_report["words_covered"], encoder_report["vocabulary_size"],
-            100 * encoder_report["share_of_vocabulary"],
-        )
 
     backup = None
     if backup_dir is not None:

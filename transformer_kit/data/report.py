@@ -221,6 +221,13 @@ def format_data_report(report):
         if "truncated_fraction" in report:
             line += f" ({report['truncated_fraction']:.1%} of training texts truncated)"
         lines.append(line)
+    if "word_vectors" in report:
+        vectors = report["word_vectors"]
+        line = (f"Word vectors: {vectors['source']} cover {vectors['words_covered']} of "
+                f"{vectors['vocabulary_size']} vocabulary words ({vectors['share_of_vocabulary']:.0%})")
+        if vectors.get("words_from_subwords"):
+            line += f"; {vectors['words_from_subwords']} more from subwords"
+        lines.append(line + f" (sha256 {vectors['sha256'][:12]}...)")
     if report["warnings"]:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in report["warnings"]]
     return "\n".join(lines)
