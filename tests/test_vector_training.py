@@ -55,6 +55,9 @@ def test_vectors_directory_has_words_in_classifier_tokens_and_subwords(tmp_path)
     matrix, coverage = vectors.embedding_matrix(["", "[UNK]", "wonderful", "wonderfulness"], embed_dim=16)
     assert coverage["words_covered"] == 1 and coverage["words_from_subwords"] == 1
     assert np.corrcoef(matrix[2], matrix[3])[0, 1] > 0.3  # shares "wonderful"'s n-grams
+    # The fastText binary alone reads the same, subwords included.
+    binary = load_word_vectors(out / "fasttext.bin")
+    assert set(binary.words) == set(vectors.words) and binary.subword_vectors(["wonderfulness"]).shape == (1, 16)
 
 
 def test_an_interrupted_run_resumes_after_its_last_epoch(tmp_path, monkeypatch, caplog):

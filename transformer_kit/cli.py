@@ -304,6 +304,9 @@ def build_parser():
     vectors.add_argument("--epochs", type=int, default=5, metavar="N", help="Passes over the corpus. Default: 5.")
     vectors.add_argument("--min-count", type=int, default=3, metavar="N",
                          help="Ignore words seen fewer times. Default: 3.")
+    vectors.add_argument("--buckets", type=int, default=200_000, metavar="N",
+                         help="Hash buckets for character n-grams (fastText's own default is 2,000,000: a 512 MB "
+                              "fasttext.bin at dim 64). Default: %(default)s.")
     vectors.add_argument("--time-budget", type=float, metavar="SECONDS",
                          help="Stop after the epoch that passes this time and write what was learned. Default: none.")
     vectors.add_argument("--overwrite", action="store_true", help="Replace an existing DIR.")
@@ -587,6 +590,11 @@ def run_info(args):
         f"Data            {json.dumps(record.get('sources', {}), ensure_ascii=False)}",
         f"Versions        {', '.join(f'{k} {v}' for k, v in record['versions'].items())}",
     ]
+    vectors = classifier.data_report_.get("word_vectors")
+    if vectors:
+        lines.append(f"Word vectors    {vectors['source']} ({vectors['share_of_vocabulary']:.0%} of the vocabulary)")
+    if record.get("resumed"):
+        lines.append(f"Resumed         {', '.join(f'{k} {v}' for k, v in record['resumed'].items())}")
     for split_name, metrics in classifier.metrics_.items():
         lines.append(
             f"{split_name.capitalize():<15} accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
@@ -602,7 +610,7 @@ def run_vectors(args):
 
     path = train_word_vectors(
         args.corpus, args.output, text_column=args.text_column, split=args.split, dim=args.dim, epochs=args.epochs,
-        min_count=args.min_count, time_budget_s=args.time_budget, overwrite=args.overwrite,
+        min_count=args.min_count, buckets=args.buckets, time_budget_s=args.time_budget, overwrite=args.overwrite,
     )
     print(f"Wrote word vectors to {path}; use them with: transformer-kit train DATA --word-vectors {path}")
     return 0

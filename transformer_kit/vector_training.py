@@ -38,7 +38,7 @@ TOKENIZE_BATCH = 1024
 
 
 def train_word_vectors(corpus, output_dir, text_column="text", split="auto", dim=64, epochs=5, min_count=3,
-                       window=5, time_budget_s=None, seed=0, workers=2, overwrite=False):
+                       window=5, buckets=200_000, time_budget_s=None, seed=0, workers=2, overwrite=False):
     """Learn subword-aware skip-gram vectors from unlabeled texts.
 
     Args:
@@ -50,6 +50,9 @@ def train_word_vectors(corpus, output_dir, text_column="text", split="auto", dim
         epochs: int, passes over the corpus.
         min_count: int, ignore words seen fewer times.
         window: int, context words on each side.
+        buckets: int, hash buckets for character n-grams. fastText's default,
+            2 million, makes `fasttext.bin` 512 MB at dim 64; 200,000 makes it
+            ~55 MB, and n-grams share buckets a little more often.
         time_budget_s: float or `None`: after the epoch that passes it,
             stop and write the vectors learned so far.
         seed: int. With `workers > 1` gensim's threads make runs differ slightly.
@@ -69,7 +72,7 @@ def train_word_vectors(corpus, output_dir, text_column="text", split="auto", dim
     partial = output_dir.parent / f".{output_dir.name}.partial"
     settings = {"corpus": [str(p) for p in ([corpus] if isinstance(corpus, (str, Path)) else corpus)],
                 "text_column": text_column, "split": split, "dim": dim, "epochs": epochs,
-                "min_count": min_count, "window": window, "seed": seed}
+                "min_count": min_count, "window": window, "buckets": buckets, "seed": seed}
     state = _resume_state(partial, settings)
     start = time.monotonic()
     corpus_file = partial / "corpus.txt"
@@ -82,7 +85,7 @@ def train_word_vectors(corpus, output_dir, text_column="text", split="auto", dim
         model = fasttext.load_facebook_model(str(checkpoint))
     else:
         model = fasttext.FastText(vector_size=dim, window=window, min_count=min_count, sg=1, min_n=3, max_n=6,
-                                  workers=workers, seed=seed)
+                                  bucket=buckets, workers=workers, seed=seed)
         model.build_vocab(corpus_file=str(corpus_file))
         state["epochs_done"] = 0
     log.info("Vocabulary: %d words seen at least %d times, %d tokens.", len(model.wv), min_count, state["tokens"])

@@ -5,6 +5,7 @@ Formats read by `load_word_vectors`:
 - text, one word per line followed by its numbers: GloVe `.txt` (no header),
   word2vec and fastText `.vec` (a first line `"<count> <dim>"`), each
   optionally gzipped (`.gz`);
+- fastText `.bin` models (with gensim installed): words and subword vectors;
 - a directory holding one such file, named `vectors.vec` or `vectors.txt`
   (optionally `.gz`), as `transformer-kit vectors` writes; when it also
   holds `fasttext.bin` and gensim is installed, tokens without a vector get
@@ -20,6 +21,7 @@ import dataclasses
 import gzip
 import hashlib
 import logging
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +135,8 @@ def load_word_vectors(path, max_words=None):
     """
     subwords = _subword_model(Path(path))
     path = _vector_file(Path(path))
+    if path.suffix == ".bin":
+        return _read_fasttext_binary(path)
     opener = gzip.open if path.suffix == ".gz" else open
     words, rows, dim = [], [], None
     with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
@@ -162,17 +166,38 @@ def load_word_vectors(path, max_words=None):
     return WordVectors(words, np.stack(rows), str(path), _sha256(path), subwords)
 
 
+def _read_fasttext_binary(path):
+    """A fastText `.bin` model: its words and, for unseen words, its subword vectors (needs gensim)."""
+    vectors = _load_facebook_vectors(path)
+    return WordVectors(list(vectors.index_to_key), np.asarray(vectors.vectors, "float32"), str(path), _sha256(path),
+                       lambda words: np.stack([vectors[word] for word in words]).astype("float32"))
+
+
+def _load_facebook_vectors(path):
+    try:
+        from gensim.models.fasttext import load_facebook_vectors
+    except ImportError:
+        raise DataError(
+            f"{path} is a fastText binary model, which needs gensim to read: pip install "
+            '"transformer_kit[vectors]", or pass the .vec text file fastText ships beside it.'
+        ) from None
+    try:
+        return load_facebook_vectors(str(path))
+    except (ValueError, NotImplementedError, OSError, AssertionError, EOFError, struct.error) as error:
+        raise DataError(f"{path} is not a fastText binary model ({error}). Word2vec .bin files: save them as text.") \
+            from None
+
+
 def _subword_model(path):
     """fastText's subword vectors from `path/fasttext.bin`, if there is one and gensim is installed."""
     model_file = path / "fasttext.bin" if path.is_dir() else None
     if model_file is None or not model_file.is_file():
         return None
     try:
-        from gensim.models.fasttext import load_facebook_vectors
-    except ImportError:
+        vectors = _load_facebook_vectors(model_file)
+    except DataError:
         log.warning("%s has subword vectors, but gensim is not installed: unseen words start at random.", path)
         return None
-    vectors = load_facebook_vectors(str(model_file))
     return lambda words: np.stack([vectors[word] for word in words]).astype("float32")
 
 
@@ -198,11 +223,6 @@ def _vector_file(path):
         raise DataError(
             f"Word vectors {path} not found. Pass a GloVe .txt, a word2vec/fastText .vec (optionally .gz) "
             "or a directory written by `transformer-kit vectors`."
-        )
-    if path.suffix == ".bin":
-        raise DataError(
-            f"{path}: binary vector files are not read; use the text form (fastText ships a .vec beside "
-            "each .bin; gensim's KeyedVectors.save_word2vec_format writes one)."
         )
     return path
 
