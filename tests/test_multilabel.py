@@ -1,5 +1,6 @@
 """Multi-label classification: label sets, thresholds, metrics, training, saving and export (issue 15)."""
 
+import io
 import json
 import subprocess
 import sys
@@ -317,3 +318,54 @@ def test_single_transformer_with_validation_data_chooses_thresholds_there(tmp_pa
     assert clf.metrics_["validation"]["micro_f1"] == pytest.approx(
         metrics.f1_score(truth, probabilities >= clf.thresholds_, average="micro")
     )
+
+
+# ------------------------------------------------------------------ command line
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "transformer_kit", *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_cli_multi_label_options_reach_the_classifier():
+    from transformer_kit import cli
+
+    args = cli.build_parser().parse_args(
+        ["train", "d.csv", "--multi-label", "--label-columns", "a,b", "--threshold", "0.4", "--label-separator", ";"]
+    )
+    assert cli._settings_given(args) == {"multi_label": True, "threshold": 0.4}
+    assert args.label_columns == ["a", "b"] and args.label_separator == ";"
+    assert cli.build_parser().parse_args(["train", "d.csv"]).label_separator == "|"
+
+
+@pytest.mark.slow
+def test_cli_trains_predicts_evaluates_and_describes_a_multi_label_run(tmp_path):
+    texts, labels = topic_texts(240)
+    pd.DataFrame({"text": texts, "tags": labels}).to_csv(tmp_path / "train.csv", index=False)
+    test_texts, test_labels = topic_texts(60, seed=1)
+    pd.DataFrame({"text": test_texts, "tags": test_labels}).to_csv(tmp_path / "test.csv", index=False)
+    result = run_cli("train", tmp_path / "train.csv", "--label-column", "tags", "--multi-label", "--test-data",
+                     tmp_path / "test.csv", "--output", tmp_path / "run", "--preset", "single", "--epochs", "2",
+                     "--embed-dim", "16", "--num-heads", "2", "--ff-dim", "16", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "micro_f1" in result.stdout and "exact_match" in result.stdout
+
+    result = run_cli("predict", tmp_path / "run", tmp_path / "test.csv", "--output", tmp_path / "out.csv", "--quiet")
+    assert result.returncode == 0, result.stderr
+    predictions = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    clf = TextClassifier.load(tmp_path / "run")
+    assert predictions["predicted_labels"].tolist() == ["|".join(labels) for labels in clf.predict(test_texts)]
+    assert [f"probability_{name}" for name in clf.classes_] == list(predictions.columns[-3:])
+
+    result = run_cli("predict", tmp_path / "run", tmp_path / "test.csv", "--threshold", "0.999999", "--quiet")
+    assert set(pd.read_csv(io.StringIO(result.stdout), keep_default_na=False)["predicted_labels"]) == {""}
+
+    result = run_cli("evaluate", tmp_path / "run", tmp_path / "test.csv", "--output", tmp_path / "m.json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["micro_f1"] == pytest.approx(
+        clf.evaluate(test_texts, test_labels)["micro_f1"]
+    )
+    result = run_cli("info", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert "thresholds food" in result.stdout and "exact match" in result.stdout

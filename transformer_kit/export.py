@@ -200,6 +200,7 @@ class ExportedPredictor:
         self.classes = list(self.metadata["classes"])
         self.text_column = self.metadata.get("text_column", "text")
         self.thresholds = self.metadata.get("thresholds")  # multi-label exports only
+        self.label_separator = self.metadata.get("label_separator")
 
     def predict_proba(self, texts, batch_size=256):
         """Class probabilities, one column per class, rows in input order.

@@ -117,7 +117,7 @@ class LabelSetEncoder(LabelEncoder):
 
 
 def as_label_set_dataset(data, labels=None, text_column="text", label_column="label", label_columns=None,
-                         separator=DEFAULT_SEPARATOR, role="data"):
+                         separator=DEFAULT_SEPARATOR, role="data", encoding=None):
     """Any of the forms `TextClassifier` accepts, with label sets, as a `TextDataset`.
 
     Rows with no text are dropped as in single-label data; rows with an empty
@@ -136,6 +136,7 @@ def as_label_set_dataset(data, labels=None, text_column="text", label_column="la
             `label_column`, or `None`.
         separator: str between labels in one cell.
         role: what the data is for, in error messages.
+        encoding: file encoding, as for `load_csv_dataset`.
 
     Example:
 
@@ -154,7 +155,8 @@ def as_label_set_dataset(data, labels=None, text_column="text", label_column="la
             raise DataError(f"The {role} has no labels.")
         return _with_label_sets(data, [split_label_cell(value, separator) for value in data.labels])
     first_column = label_columns[0] if label_columns else label_column
-    dataset = load_csv_dataset(data, text_column=text_column, label_column=first_column, require_labels=False)
+    dataset = load_csv_dataset(data, text_column=text_column, label_column=first_column, encoding=encoding,
+                               require_labels=False)
     if label_columns:
         missing = [column for column in label_columns if column not in dataset.frame.columns]
         if missing:
