@@ -55,6 +55,8 @@ def test_an_empty_label_cell_means_no_labels_not_a_missing_row(tmp_path):
     report = build_data_report(dataset)
     assert report["splits"]["train"]["label_sets"]["rows_without_labels"] == 1
     assert report["splits"]["train"]["classes"] == {"food": 1, "music": 1, "sports": 1}
+    assert report["splits"]["train"]["label_sets"]["rare_labels"] == ["food", "music", "sports"]
+    assert report["splits"]["train"]["label_sets"]["top_pairs"] == [["food", "music", 1]]
     assert "1 training rows carry no label" in format_data_report(report)
 
 
@@ -318,6 +320,20 @@ def test_single_transformer_with_validation_data_chooses_thresholds_there(tmp_pa
     assert clf.metrics_["validation"]["micro_f1"] == pytest.approx(
         metrics.f1_score(truth, probabilities >= clf.thresholds_, average="micro")
     )
+
+
+@pytest.mark.slow
+def test_without_validation_data_thresholds_come_from_transformer_1s_held_out_split():
+    from transformer_kit.data.splitting import random_split
+    from transformer_kit.inference import build_inference_model, members_of, preprocessor_of
+
+    texts, labels = topic_texts(200, seed=7)
+    clf = TextClassifier(preset="single", multi_label=True, **TINY).fit(texts, labels)
+    _, held_out = random_split(len(texts), test_size=0.1, seed=0)
+    model = build_inference_model(preprocessor_of(clf.model_), members_of(clf.model_))
+    probabilities = model(tf.constant([texts[i] for i in held_out])).numpy()
+    truth = LabelSetEncoder(clf.classes_).encode([split_label_cell(labels[i]) for i in held_out])
+    np.testing.assert_allclose(clf.thresholds_, choose_thresholds(truth, probabilities)[0], atol=1e-5)
 
 
 # ------------------------------------------------------------------ command line

@@ -289,6 +289,8 @@ def _describe_label_sets(split):
             "rows_with_several_labels": sum(len(labels) > 1 for labels in label_sets),
             "label_cardinality": round(sum(map(len, label_sets)) / rows, 4) if rows else 0.0,
             "top_pairs": [[a, b, n] for (a, b), n in pairs.most_common(_TOP_PAIRS)],
+            # Too few positive rows to learn from (their scores will be unreliable).
+            "rare_labels": sorted(name for name, n in counts.items() if n < _SMALL_CLASS_WARNING),
         },
     }
 
