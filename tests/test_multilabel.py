@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse
 import tensorflow as tf
 from sklearn import metrics
 
@@ -385,3 +386,17 @@ def test_cli_trains_predicts_evaluates_and_describes_a_multi_label_run(tmp_path)
     result = run_cli("info", tmp_path / "run")
     assert result.returncode == 0, result.stderr
     assert "thresholds food" in result.stdout and "exact match" in result.stdout
+
+
+def test_one_vs_rest_regressions_are_the_same_in_parallel_and_in_turn():
+    from transformer_kit.ngram import _fit_one_vs_rest
+
+    rng = np.random.default_rng(3)
+    features = scipy.sparse.random(120, 40, density=0.2, random_state=3, format="csr")
+    indicator = (rng.random((120, 4)) < 0.3).astype(float)
+    indicator[:, 3] = 0
+    in_turn = _fit_one_vs_rest(features, indicator, 10.0, 0, n_jobs=1)
+    in_parallel = _fit_one_vs_rest(features, indicator, 10.0, 0, n_jobs=2)
+    np.testing.assert_array_equal(in_turn[0], in_parallel[0])
+    np.testing.assert_array_equal(in_turn[1], in_parallel[1])
+    assert in_turn[1][3] < -9  # never present: a constant probability of about 0

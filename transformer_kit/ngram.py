@@ -9,6 +9,9 @@ one SavedModel. Training features and served features come from the very
 same `TextVectorization`, so they cannot drift apart.
 """
 
+import os
+
+import joblib
 import keras
 import numpy as np
 import scipy.sparse
@@ -192,10 +195,16 @@ def fit_ngram_classifier(
     return model
 
 
-def _fit_one_vs_rest(features, indicator, c, seed, initial=None):
-    """`(coef_ (labels, features), intercept_ (labels,))` of one binary regression per label."""
+def _fit_one_vs_rest(features, indicator, c, seed, initial=None, n_jobs=None):
+    """`(coef_ (labels, features), intercept_ (labels,))` of one binary regression per label.
+
+    The regressions are independent, and each runs on one core, so they are
+    fitted in parallel processes (`n_jobs`, default: every core); the result
+    does not depend on how many.
+    """
     coef = np.zeros((indicator.shape[1], features.shape[1]))
     intercept = np.zeros(indicator.shape[1])
+    jobs = []
     for label in range(indicator.shape[1]):
         column = indicator[:, label].astype(int)
         rate = column.mean()
@@ -205,7 +214,12 @@ def _fit_one_vs_rest(features, indicator, c, seed, initial=None):
         regression = LogisticRegression(C=c, max_iter=2000, random_state=seed, warm_start=initial is not None)
         if initial is not None:
             regression.coef_, regression.intercept_ = initial[0][label : label + 1], initial[1][label : label + 1]
-        regression.fit(features, column)
+        jobs.append((label, regression, column))
+    n_jobs = min(len(jobs), n_jobs or os.cpu_count() or 1) or 1
+    fitted = joblib.Parallel(n_jobs=n_jobs)(
+        joblib.delayed(regression.fit)(features, column) for _, regression, column in jobs
+    )
+    for (label, _, _), regression in zip(jobs, fitted):
         coef[label], intercept[label] = regression.coef_[0], regression.intercept_[0]
     return coef, intercept
 
