@@ -192,6 +192,12 @@ def test_one_vs_rest_ngram_model_gives_independent_probabilities():
     assert not np.allclose(probabilities.sum(axis=1), 1.0)
 
 
+def test_repr_shows_multi_label_parameters():
+    clf = TextClassifier(multi_label=True, label_columns=["a", "b"], label_separator=";")
+    assert repr(clf) == "TextClassifier(label_separator=';', label_columns=['a', 'b'], multi_label=True)"
+    assert repr(TextClassifier(label_separator="|")) == "TextClassifier()"
+
+
 def test_multi_label_settings_are_checked():
     with pytest.raises(ValueError, match="class_weight"):
         make_configs(multi_label=True, class_weight="balanced")

@@ -279,9 +279,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def __repr__(self, N_CHAR_MAX=700):
         shown = {k: v for k, v in self.get_params().items() if v is not None}
-        shown = {k: v for k, v in shown.items() if (k, v) not in _DEFAULT_PARAMS}
+        shown = {k: v for k, v in shown.items() if k not in _DEFAULT_PARAMS or _DEFAULT_PARAMS[k] != v}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
-_DEFAULT_PARAMS = {("preset", "default"), ("text_column", "text"), ("label_column", "label"), ("verbose", 1),
-                   ("label_separator", DEFAULT_SEPARATOR)}
+_DEFAULT_PARAMS = {"preset": "default", "text_column": "text", "label_column": "label", "verbose": 1,
+                   "label_separator": DEFAULT_SEPARATOR}
