@@ -343,6 +343,16 @@ def test_without_validation_data_thresholds_come_from_transformer_1s_held_out_sp
     np.testing.assert_allclose(clf.thresholds_, choose_thresholds(truth, probabilities)[0], atol=1e-5)
 
 
+@pytest.mark.slow
+def test_a_multi_label_run_resumes_from_its_backup(tmp_path):
+    texts, labels = topic_texts(150)
+    first = TextClassifier(preset="single", multi_label=True, **TINY).fit(texts, labels, backup_dir=tmp_path)
+    again = TextClassifier(preset="single", multi_label=True, **TINY).fit(texts, labels, backup_dir=tmp_path)
+    assert again.resumed_ == {"transformer_0": "finished before the interruption"}
+    np.testing.assert_array_equal(again.thresholds_, first.thresholds_)
+    np.testing.assert_allclose(again.predict_proba(texts), first.predict_proba(texts), atol=1e-6)
+
+
 # ------------------------------------------------------------------ command line
 
 
