@@ -46,6 +46,8 @@ import pandas as pd
 import tensorflow as tf
 
 from transformer_kit import config as config_lib
+from transformer_kit.data.formats import TEXT_COLUMN_SEPARATOR, join_text_columns, text_columns
+from transformer_kit.data.loading import as_text_list
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
@@ -165,7 +167,8 @@ class ExportedPredictor:
 
     Attributes:
         classes: list of str, the column order of `predict_proba`.
-        text_column: the text column name used in training.
+        text_column: the text column name used in training (a list when
+            several columns were joined).
         metadata: dict, the export's `transformer_kit.json`.
 
     Example (run in the module docstring):
@@ -186,12 +189,16 @@ class ExportedPredictor:
         """Class probabilities, one column per class, rows in input order.
 
         Args:
-            texts: sequence of str.
+            texts: sequence of str, or a DataFrame with the training text
+                column(s), joined as in training.
             batch_size: int, default 256.
 
         Returns:
             `pandas.DataFrame` `(len(texts), num_classes)`, columns `classes`.
         """
+        if isinstance(texts, pd.DataFrame):
+            columns = self.metadata.get("text_columns", text_columns(self.text_column))
+            texts = join_text_columns(texts, columns, as_text_list)[0]
         # Similar lengths share a batch, so the served model pads little.
         scorer = LengthSortedScorer(lambda text: self._serve(text=text)["probabilities"], batch_size)
         return pd.DataFrame(scorer(texts), columns=self.classes)
@@ -269,6 +276,10 @@ def _metadata(classifier, version):
             "classes", "sequence_length", "vocabulary_size", "split_mode", "text_column", "label_column",
             "ensemble_size", "ngram", "blend_weights", "config", "params", "versions",
         )},
+        # How a row becomes the served `text`: these columns, joined by this separator
+        # (transformer_kit.data.formats.join_text_columns; a missing cell is empty).
+        "text_columns": text_columns(classifier.text_column),
+        "text_separator": TEXT_COLUMN_SEPARATOR,
         "kind": "transformer_kit SavedModel",
         "format_version": FORMAT_VERSION,
         "version": version,
