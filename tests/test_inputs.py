@@ -264,6 +264,9 @@ def test_parquet_reads_as_strings_and_streams_the_same(tmp_path):
     assert dataset.texts == ["good", "bad"] and dataset.labels == ["1", "0"] and dataset.row_numbers == [1, 3]
     assert _streamed(path) == (dataset.texts, dataset.labels)
     assert [len(frame) for frame, _ in read_parquet(path, chunk_rows=2)] == [2, 1]
+    (tmp_path / "fake.parquet").write_text("text,label\n")
+    with pytest.raises(DataError, match="fake.parquet could not be read as Parquet"):
+        load_csv_dataset(tmp_path / "fake.parquet")
 
 
 # ---------------------------------------------------------------- command line: exit 2

@@ -354,7 +354,8 @@ def _json_object(line, path, number):
 
 def _records_frame(records):
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    return frame.astype(object).map(_json_cell) if len(frame.columns) else frame
+    # Series.map, not DataFrame.map: the latter needs pandas 2.1 (the floor is 2.0).
+    return frame.astype(object).apply(lambda column: column.map(_json_cell)) if len(frame.columns) else frame
 
 
 def _json_cell(value):
@@ -404,7 +405,8 @@ def read_parquet(path, columns=None, chunk_rows=None):
         columns = [column for column in columns if column in found]
     start = 1
     for batch in handle.iter_batches(batch_size=chunk_rows or 65_536, columns=columns):
-        frame = batch.to_pandas().astype(object).map(_json_cell)
+        frame = batch.to_pandas().astype(object)
+        frame = frame.apply(lambda column: column.map(_json_cell)) if len(frame) and len(frame.columns) else frame
         yield frame, list(range(start, start + len(frame)))
         start += len(frame)
     if start == 1:
