@@ -326,6 +326,13 @@ def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_
     predictor = load_exported_predictor(export)
     assert predictor.metadata["text_columns"] == ["title", "body"] and predictor.metadata["text_separator"] == "\n"
     np.testing.assert_allclose(predictor.predict_proba(frame).to_numpy(), expected.to_numpy(), atol=1e-5)
+    # serving_columns: one input per column, joined inside the graph.
+    import tensorflow as tf
+
+    cells = {column: tf.constant(frame[column].fillna("").tolist()) for column in ("title", "body")}
+    served = predictor._loaded.signatures["serving_columns"](**cells)["probabilities"].numpy()
+    np.testing.assert_allclose(served, expected.to_numpy(), atol=1e-5)
+    assert set(predictor.metadata["signatures"]["serving_columns"]["inputs"]) == {"title", "body"}
 
     # The CLI, given the export and a CSV with those columns, joins them the same way.
     frame.drop(columns="label").to_csv(tmp_path / "new.csv", index=False)
