@@ -228,6 +228,15 @@ def test_streaming_reads_every_input_as_loading_does(tmp_path, review_folder):
     assert _streamed(jsonl, text_column=["title", "body"])[0] == ["A\nx", "\ny", "C\n"]
 
 
+def test_a_streamed_scan_keeps_the_notes_for_the_data_report(tmp_path):
+    from transformer_kit.data.streaming import scan_csv
+
+    path = write_rows(tmp_path / "d.csv", CHINESE * 5, ["a", "b", "a"] * 5, encoding="gb18030", delimiter=";")
+    summary = scan_csv(path, validation_fraction=0.1)
+    assert summary.num_rows == 15 and sorted(set(summary.sample_texts)) <= sorted(CHINESE)
+    assert summary.notes == load_csv_dataset(path).notes
+
+
 def test_folders_stream_when_their_texts_are_large(review_folder, monkeypatch):
     from transformer_kit.data import streaming
 

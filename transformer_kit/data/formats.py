@@ -527,6 +527,14 @@ def text_columns(text_column):
     return columns
 
 
+def joined_columns_note(columns):
+    """The data report's line for several text columns, or `None` for one."""
+    if len(columns) < 2:
+        return None
+    joined = " + ".join(repr(column) for column in columns)
+    return f"texts: columns {joined} joined with a line break ({TEXT_COLUMN_SEPARATOR!r})"
+
+
 def join_text_columns(frame, columns, as_text):
     """One text per row: the cells of `columns` joined with `TEXT_COLUMN_SEPARATOR`.
 

@@ -19,12 +19,12 @@ import pandas as pd
 
 from transformer_kit.data.formats import (
     SAMPLE_BYTES,
-    TEXT_COLUMN_SEPARATOR,
     csv_dialect,
     decoding_suggestion,
     file_kind,
     folder_layout,
     join_text_columns,
+    joined_columns_note,
     open_binary,
     read_json_records,
     read_parquet,
@@ -186,8 +186,7 @@ def load_csv_dataset(
     if require_labels:
         _require_column(frame, label_column, "label", description)
     if len(columns) > 1:
-        joined = " + ".join(repr(column) for column in columns)
-        notes.append(f"texts: columns {joined} joined with a line break ({TEXT_COLUMN_SEPARATOR!r})")
+        notes.append(joined_columns_note(columns))
 
     joined_texts, missing_text = join_text_columns(frame, columns, as_text_list)
     missing_text = missing_text.astype(bool)

@@ -32,6 +32,7 @@ from transformer_kit.data.formats import (
     file_kind,
     folder_bytes,
     join_text_columns,
+    joined_columns_note,
     read_json_records,
     read_parquet,
     read_text_folder,
@@ -67,6 +68,7 @@ class CsvSummary:
             most `sample_size` training-part rows.
         validation_texts, validation_labels: lists, the same for the
             validation part (at most `sample_size // 5` rows).
+        notes: list of str, how the files were read (see `TextDataset.notes`).
     """
 
     num_rows: int
@@ -76,6 +78,7 @@ class CsvSummary:
     sample_labels: list
     validation_texts: list
     validation_labels: list
+    notes: list = dataclasses.field(default_factory=list)
 
 
 def should_stream(source, streaming):
@@ -234,7 +237,22 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
         sample_labels=samples[False][1],
         validation_texts=samples[True][0],
         validation_labels=samples[True][1],
+        notes=source_notes(paths, text_column, encoding),
     )
+
+
+def source_notes(paths, text_column="text", encoding=None):
+    """How streaming reads `paths`, as `load_csv_dataset`'s `TextDataset.notes` would say it."""
+    notes = []
+    for path in _as_paths(paths):
+        kind = file_kind(path)
+        if kind in ("csv", "tsv"):
+            notes.append(csv_dialect(path, encoding).describe(path))
+        elif kind == "folder":
+            notes.append(f"{path}: a folder of .txt files in class subfolders, one text per file, "
+                         "labelled by subfolder name")
+    notes.append(joined_columns_note(text_columns(text_column)))
+    return [note for note in notes if note]
 
 
 def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, part="train",
