@@ -131,6 +131,13 @@ def test_a_bad_json_line_is_named_with_its_line(tmp_path, line, fragment):
         load_csv_dataset(path)
 
 
+def test_a_json_list_where_a_text_belongs_is_named_with_its_line(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "fine", "label": "a"}\n\n{"text": ["two", "parts"], "label": "b"}\n')
+    with pytest.raises(DataError, match=r"d.jsonl, line 3: the text column 'text' holds a list \(\['two', 'parts'\]\)"):
+        load_csv_dataset(path)
+
+
 def test_a_json_field_that_is_absent_gets_the_missing_column_message(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text('{"sentence": "fine", "label": "pos"}\n')

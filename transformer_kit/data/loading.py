@@ -187,6 +187,8 @@ def load_csv_dataset(
         _require_column(frame, label_column, "label", description)
     if len(columns) > 1:
         notes.append(joined_columns_note(columns))
+    for column in columns:
+        _require_text_cells(frame[column], column, description, row_numbers, paths is not None)
 
     joined_texts, missing_text = join_text_columns(frame, columns, as_text_list)
     missing_text = missing_text.astype(bool)
@@ -515,6 +517,21 @@ def _require_column(frame, column, role, description):
     elif len(found) == 1 and ";" in found[0]:
         message += " The header contains ';': save the file with commas as separators."
     raise DataError(message)
+
+
+def _require_text_cells(column_values, column, description, row_numbers, from_file):
+    """A JSON list or object (or Parquet nested value) where a text belongs is an error, not its repr."""
+    nested = column_values.map(lambda value: isinstance(value, (list, dict, tuple, np.ndarray)))
+    if not nested.any():
+        return
+    position = int(np.flatnonzero(nested.to_numpy())[0])
+    value = column_values.iloc[position]
+    where = f"line {row_numbers[position]}" if from_file else f"row {row_numbers[position]}"
+    raise DataError(
+        f"{description}, {where}: the text column {column!r} holds a {type(value).__name__} "
+        f"({_shorten(repr(value), quote=False)}), not a text. Pass a column of strings with --text-column, "
+        "or join the parts into one string first."
+    )
 
 
 def _closest_column(column, role, found):
