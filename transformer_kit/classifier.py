@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from transformer_kit import config as config_lib
+from transformer_kit.data.formats import join_text_columns, text_columns
 from transformer_kit.data.loading import as_text_dataset, as_text_list
 from transformer_kit.data.streaming import should_stream
 from transformer_kit.distribution import make_strategy
@@ -46,7 +47,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     Args:
         preset: `"default"`, `"single"` or `"ensemble"` (3 transformers, no
             n-grams).
-        text_column: name of the text column in CSV files and DataFrames.
+        text_column: name of the text column in files and DataFrames, or a
+            list of names (`["title", "body"]`) whose cells are joined, in
+            that order, with a line break (`join_text_columns`); prediction
+            on a DataFrame with those columns and the export join them the
+            same way.
         label_column: name of the label column.
         verbose: 0 (silent), 1 (messages and progress bars) or 2 (messages,
             one line per epoch).
@@ -146,7 +151,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         Args:
             X: sequence of str (list, array, Series); missing values
-                (`None`, NaN) are scored as empty texts.
+                (`None`, NaN) are scored as empty texts. Or a DataFrame with
+                the `text_column` column(s), joined as in training.
 
         Returns:
             `pandas.DataFrame` `(len(X), num_classes)`, columns named after
@@ -155,7 +161,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._require_fitted()
         if self._scorer is None or self._scorer.model is not self.model_:
             self._scorer = CompiledScorer(self.model_)
-        return pd.DataFrame(self._scorer(as_text_list(X)), columns=list(self.classes_))
+        return pd.DataFrame(self._scorer(self._texts(X)), columns=list(self.classes_))
+
+    def _texts(self, X):
+        if isinstance(X, pd.DataFrame):
+            columns = text_columns(self.text_column)
+            if all(column in X.columns for column in columns):
+                return join_text_columns(X, columns, as_text_list)[0]
+        return as_text_list(X)
 
     def predict(self, X):
         """Predicted class names for raw texts, as a numpy array (dtype object)."""

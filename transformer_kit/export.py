@@ -38,6 +38,7 @@ Example:
 """
 
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -46,6 +47,8 @@ import pandas as pd
 import tensorflow as tf
 
 from transformer_kit import config as config_lib
+from transformer_kit.data.formats import TEXT_COLUMN_SEPARATOR, join_text_columns, text_columns
+from transformer_kit.data.loading import as_text_list
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
@@ -54,6 +57,9 @@ from transformer_kit.saving import run_record
 
 SERVING_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "serving_token_ids"
+COLUMNS_SIGNATURE = "serving_columns"
+# Names TensorFlow accepts for signature inputs; other column names get no serving_columns signature.
+_INPUT_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 METADATA_PATH = Path("assets.extra") / "transformer_kit.json"
 FORMAT_VERSION = 2
 # Served ids outside the vocabulary become this id ("[UNK]") instead of
@@ -88,6 +94,13 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
       0 = padding), same outputs, computed from the transformers only (their
       plain average): the n-gram regression needs the raw text. Ids beyond
       `sequence_length` are dropped, unknown ids count as `[UNK]`.
+    - `serving_columns`, only for a classifier trained on several text
+      columns (`text_column=["title", "body"]`) whose names TensorFlow
+      accepts as input names: one string `[batch]` input per column, joined
+      in the graph with `TEXT_COLUMN_SEPARATOR` (a line break) exactly as
+      training joined them (send `""` for a missing cell), then the same
+      outputs as `serving_default`. `serving_default` takes the joined text;
+      the metadata's `text_columns` and `text_separator` say how to join.
 
     Args:
         classifier: a fitted `TextClassifier` (after `fit` or `load`).
@@ -110,7 +123,7 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
     version = _next_version(out_dir) if version is None else _check_version(version)
     version_dir = out_dir / str(version)
 
-    archive = build_archive(classifier.model_, list(classifier.classes_))
+    archive = build_archive(classifier.model_, list(classifier.classes_), text_columns(classifier.text_column))
     with atomic_directory(version_dir, overwrite=overwrite, kind="SavedModel version") as staging:
         archive.write_out(str(staging), verbose=False)
         metadata_file = staging / METADATA_PATH
@@ -165,7 +178,8 @@ class ExportedPredictor:
 
     Attributes:
         classes: list of str, the column order of `predict_proba`.
-        text_column: the text column name used in training.
+        text_column: the text column name used in training (a list when
+            several columns were joined).
         metadata: dict, the export's `transformer_kit.json`.
 
     Example (run in the module docstring):
@@ -186,12 +200,16 @@ class ExportedPredictor:
         """Class probabilities, one column per class, rows in input order.
 
         Args:
-            texts: sequence of str.
+            texts: sequence of str, or a DataFrame with the training text
+                column(s), joined as in training.
             batch_size: int, default 256.
 
         Returns:
             `pandas.DataFrame` `(len(texts), num_classes)`, columns `classes`.
         """
+        if isinstance(texts, pd.DataFrame):
+            columns = self.metadata.get("text_columns", text_columns(self.text_column))
+            texts = join_text_columns(texts, columns, as_text_list)[0]
         # Similar lengths share a batch, so the served model pads little.
         scorer = LengthSortedScorer(lambda text: self._serve(text=text)["probabilities"], batch_size)
         return pd.DataFrame(scorer(texts), columns=self.classes)
@@ -210,12 +228,14 @@ def load_exported_predictor(path):
 # ------------------------------------------------------------------ graph
 
 
-def build_archive(model, classes):
-    """A `keras.export.ExportArchive` of an inference model with the two serving signatures.
+def build_archive(model, classes, columns=None):
+    """A `keras.export.ExportArchive` of an inference model with its serving signatures.
 
     Args:
         model: the inference model (`TextClassifier.model_`).
         classes: list of class names, in column order.
+        columns: list of the text columns joined in training, or `None`;
+            with several, the `serving_columns` signature is added.
 
     Returns:
         The archive, ready for `write_out`.
@@ -256,7 +276,21 @@ def build_archive(model, classes):
         serve_token_ids,
         input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids")],
     )
+    if _serves_columns(columns):
+
+        def serve_columns(*cells):
+            return serve_text(tf.strings.join(list(cells), separator=TEXT_COLUMN_SEPARATOR))
+
+        archive.add_endpoint(
+            COLUMNS_SIGNATURE,
+            serve_columns,
+            input_signature=[tf.TensorSpec([None], tf.string, name=column) for column in columns],
+        )
     return archive
+
+
+def _serves_columns(columns):
+    return bool(columns) and len(columns) > 1 and all(_INPUT_NAME.match(column) for column in columns)
 
 
 # --------------------------------------------------------------- metadata
@@ -264,11 +298,15 @@ def build_archive(model, classes):
 
 def _metadata(classifier, version):
     record = run_record(classifier)
-    return {
+    metadata = {
         **{key: record[key] for key in (
             "classes", "sequence_length", "vocabulary_size", "split_mode", "text_column", "label_column",
             "ensemble_size", "ngram", "blend_weights", "config", "params", "versions",
         )},
+        # How a row becomes the served `text`: these columns, joined by this separator
+        # (transformer_kit.data.formats.join_text_columns; a missing cell is empty).
+        "text_columns": text_columns(classifier.text_column),
+        "text_separator": TEXT_COLUMN_SEPARATOR,
         "kind": "transformer_kit SavedModel",
         "format_version": FORMAT_VERSION,
         "version": version,
@@ -289,6 +327,14 @@ def _metadata(classifier, version):
         },
         "metrics": classifier.metrics_,
     }
+    columns = text_columns(classifier.text_column)
+    if _serves_columns(columns):
+        metadata["signatures"][COLUMNS_SIGNATURE] = {
+            "inputs": {column: "string [batch]: this column's cells ('' when missing)." for column in columns},
+            "outputs": OUTPUTS,
+            "computes": f"the columns joined with {TEXT_COLUMN_SEPARATOR!r}, then serving_default",
+        }
+    return metadata
 
 
 # --------------------------------------------------------------- versions

@@ -204,6 +204,7 @@ def _prepare_streaming(paths, validation, test, cfg, columns):
     train_rows = sum(summary.train_label_counts.values())
     sample = _dataset(summary.sample_texts, summary.sample_labels,
                       f"{source} (random sample of {len(summary.sample_texts)} of {train_rows} training rows)")
+    sample.notes = summary.notes  # detected encoding, sniffed delimiter...: for the data report
     if validation is None and summary.validation_texts:
         validation = _dataset(summary.validation_texts, summary.validation_labels,
                               f"{source} (hashed validation part, sample of {len(summary.validation_texts)})")
