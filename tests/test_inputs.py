@@ -244,6 +244,38 @@ def test_a_streamed_scan_keeps_the_notes_for_the_data_report(tmp_path):
     assert summary.notes == load_csv_dataset(path).notes
 
 
+def late_cp1252_csv(path, rows=2000):
+    """A cp1252 CSV whose first MiB is ASCII (a padding column no loader reads): detection says UTF-8."""
+    texts, labels = keyword_dataset(rows)
+    texts += ["café wonderful", "crème dreadful", "déjà wonderful", "naïve dreadful"]
+    labels += ["positive", "negative"] * 2
+    lines = ["text,label,note", *(f"{text},{label},{'x' * 600}" for text, label in zip(texts, labels))]
+    path.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+    return path
+
+
+def test_streamed_training_reads_with_the_encoding_given(tmp_path, capsys):
+    from transformer_kit.classifier import TextClassifier
+
+    gbk = write_rows(tmp_path / "gbk.csv", CHINESE * 5, ["a", "b", "c"] * 5, encoding="gb18030")
+    # Stops while scanning, before any training: the explicit encoding reached the chunked reader.
+    with pytest.raises(DataError, match=r"not valid utf-8: .*--encoding gb18030"):
+        TextClassifier(streaming=True, encoding="utf-8", verbose=0).fit(gbk)
+    fails_with(capsys, ["train", gbk, "--streaming", "--encoding", "utf-8", "--output", tmp_path / "r", "--quiet"],
+               "not valid utf-8: ", "--encoding gb18030")
+
+
+def test_a_streamed_legacy_file_trains_with_its_encoding_and_fails_clearly_without(tmp_path):
+    from transformer_kit.classifier import TextClassifier
+
+    path = late_cp1252_csv(tmp_path / "late.csv")
+    with pytest.raises(DataError, match=r"first 1 MiB.*line 2002.*--encoding cp1252"):
+        TextClassifier(streaming=True, **TINY).fit(path)
+    classifier = TextClassifier(streaming=True, encoding="cp1252", **{**TINY, "epochs": 1}).fit(path)
+    assert classifier.data_report_["streaming"]["rows"] == 2004  # the cp1252 rows after the first MiB too
+    assert TextClassifier.load(classifier.save(tmp_path / "run"), verbose=0).encoding == "cp1252"
+
+
 def test_folders_stream_when_their_texts_are_large(review_folder, monkeypatch):
     from transformer_kit.data import streaming
 

@@ -451,6 +451,7 @@ def run_train(args):
         preset=args.preset,
         text_column=text_column,
         label_column=args.label_column,
+        encoding=args.encoding,  # for files streamed in chunks; the others are read below
         # Progress bars for a terminal; one line per epoch for logs and pipes.
         verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),
         **settings,
