@@ -350,10 +350,36 @@ def test_text_column_repeats_into_a_list():
     assert cli._text_column(cli.build_parser().parse_args(["train", "d.csv"]).text_column) is None
 
 
+def test_stdin_lines_hold_several_text_columns_separated_by_tabs(monkeypatch, capsys):
+    import io
+    import sys
+
+    seen = []
+
+    def predict_proba(texts):
+        seen.extend(texts)
+        return pd.DataFrame({"a": [1.0] * len(texts), "b": [0.0] * len(texts)})
+
+    predictor = cli._Predictor(np.asarray(["a", "b"], dtype=object), ["title", "body"], predict_proba)
+    monkeypatch.setattr(cli, "_load_predictor", lambda path: predictor)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Storm\tHeavy rain\nno tab\n\tonly body\na\tb\tc\n\n"))
+    assert cli.main(["predict", "run", "-", "--quiet"]) == 0
+    assert seen == ["Storm\nHeavy rain", "no tab\n", "\nonly body", "a\nb\tc", "\n"]
+    output = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
+    assert list(output.columns) == ["title", "body", "predicted_label", "probability_a", "probability_b"]
+    assert output.title.tolist() == ["Storm", "no tab", "", "a", ""]
+    # One text column: the whole line, tabs included, as before.
+    predictor.text_column = "text"
+    seen.clear()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a\tb\n"))
+    assert cli.main(["predict", "run", "-", "--quiet"]) == 0
+    assert seen == ["a\tb"]
+
+
 # ---------------------------------------------------------------- training (slow)
 
 
-def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_path, capsys):
+def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_path, capsys, monkeypatch):
     from transformer_kit.classifier import TextClassifier
     from transformer_kit.export import load_exported_predictor
 
@@ -387,6 +413,16 @@ def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_
     assert cli.main(["predict", str(export), str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv"),
                      "--quiet"]) == 0, capsys.readouterr().err
     predicted = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(predicted[[f"probability_{c}" for c in classifier.classes_]].to_numpy(),
+                               expected.to_numpy(), atol=1e-5)
+    # And from stdin, a line holding the title and the body separated by a tab.
+    import io
+    import sys
+
+    lines = "".join(f"{t if isinstance(t, str) else ''}\t{b}\n" for t, b in zip(frame.title, frame.body))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    assert cli.main(["predict", str(export), "-", "--quiet"]) == 0
+    predicted = pd.read_csv(io.StringIO(capsys.readouterr().out))
     np.testing.assert_allclose(predicted[[f"probability_{c}" for c in classifier.classes_]].to_numpy(),
                                expected.to_numpy(), atol=1e-5)
 
