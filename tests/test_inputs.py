@@ -379,34 +379,49 @@ def test_stdin_lines_hold_several_text_columns_separated_by_tabs(monkeypatch, ca
 # ---------------------------------------------------------------- training (slow)
 
 
+def test_serving_input_names_are_names_tensorflow_keeps_unique_and_close_to_the_columns():
+    from transformer_kit.export import serving_input_names
+
+    assert serving_input_names(["title", "body"]) == ["title", "body"]
+    assert serving_input_names(["title", "body text", "标题", "2nd", "class", "Title", "x-y", "__"]) == [
+        "title", "body_text", "column_3", "column_2nd", "class_", "Title_6", "x_y", "column_8"]
+
+
 def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_path, capsys, monkeypatch):
     from transformer_kit.classifier import TextClassifier
     from transformer_kit.export import load_exported_predictor
 
     texts, labels = keyword_dataset(240)
     halves = [text.split(" ") for text in texts]
+    # "body text" is no TensorFlow input name: serving_columns serves it as "body_text".
     frame = pd.DataFrame({"title": [" ".join(h[: len(h) // 2]) for h in halves],
-                          "body": [" ".join(h[len(h) // 2:]) for h in halves], "label": labels})
+                          "body text": [" ".join(h[len(h) // 2:]) for h in halves], "label": labels})
     frame.loc[::7, "title"] = None
     frame.to_csv(tmp_path / "train.csv", index=False)
-    classifier = TextClassifier(text_column=["title", "body"], ngram_weight=0.5, **TINY)
+    classifier = TextClassifier(text_column=["title", "body text"], ngram_weight=0.5, **TINY)
     classifier.fit(tmp_path / "train.csv")
     assert classifier.score(tmp_path / "train.csv") >= 0.9
     expected = classifier.predict_proba(frame)
-    joined = [f"{t if isinstance(t, str) else ''}\n{b}" for t, b in zip(frame.title, frame.body)]
+    joined = [f"{t if isinstance(t, str) else ''}\n{b}" for t, b in zip(frame.title, frame["body text"])]
     np.testing.assert_allclose(classifier.predict_proba(joined).to_numpy(), expected.to_numpy(), atol=1e-6)
 
     export = classifier.export(tmp_path / "export")
     predictor = load_exported_predictor(export)
-    assert predictor.metadata["text_columns"] == ["title", "body"] and predictor.metadata["text_separator"] == "\n"
+    assert predictor.metadata["text_columns"] == ["title", "body text"]
+    assert predictor.metadata["text_separator"] == "\n"
     np.testing.assert_allclose(predictor.predict_proba(frame).to_numpy(), expected.to_numpy(), atol=1e-5)
     # serving_columns: one input per column, joined inside the graph.
     import tensorflow as tf
 
-    cells = {column: tf.constant(frame[column].fillna("").tolist()) for column in ("title", "body")}
-    served = predictor._loaded.signatures["serving_columns"](**cells)["probabilities"].numpy()
+    signature = predictor._loaded.signatures["serving_columns"]
+    assert sorted(signature.structured_input_signature[1]) == ["body_text", "title"]  # what TF Serving shows
+    cells = {name: tf.constant(frame[column].fillna("").tolist())
+             for column, name in (("title", "title"), ("body text", "body_text"))}
+    served = signature(**cells)["probabilities"].numpy()
     np.testing.assert_allclose(served, expected.to_numpy(), atol=1e-5)
-    assert set(predictor.metadata["signatures"]["serving_columns"]["inputs"]) == {"title", "body"}
+    described = predictor.metadata["signatures"]["serving_columns"]
+    assert set(described["inputs"]) == {"title", "body_text"}
+    assert described["input_of_column"] == {"title": "title", "body text": "body_text"}
 
     # The CLI, given the export and a CSV with those columns, joins them the same way.
     frame.drop(columns="label").to_csv(tmp_path / "new.csv", index=False)
@@ -419,7 +434,7 @@ def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_
     import io
     import sys
 
-    lines = "".join(f"{t if isinstance(t, str) else ''}\t{b}\n" for t, b in zip(frame.title, frame.body))
+    lines = "".join(f"{t if isinstance(t, str) else ''}\t{b}\n" for t, b in zip(frame.title, frame["body text"]))
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     assert cli.main(["predict", str(export), "-", "--quiet"]) == 0
     predicted = pd.read_csv(io.StringIO(capsys.readouterr().out))
