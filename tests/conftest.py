@@ -53,6 +53,7 @@ SLOW_TESTS = {
     "test_distribution::test_multi_worker_training_with_two_processes_writes_one_run",
     "test_export::test_versions_increment_and_existing_version_needs_overwrite",
     "test_inputs::test_a_class_folder_trains_and_predicts_from_the_cli",
+    "test_inputs::test_a_streamed_legacy_file_trains_with_its_encoding_and_fails_clearly_without",
     "test_inputs::test_title_and_body_export_reproduces_predictions_from_the_same_columns",
     "test_notebooks::test_notebook_runs_in_fast_mode",
     "test_reliability::test_same_seed_gives_identical_metrics_and_predictions",

@@ -244,6 +244,38 @@ def test_a_streamed_scan_keeps_the_notes_for_the_data_report(tmp_path):
     assert summary.notes == load_csv_dataset(path).notes
 
 
+def late_cp1252_csv(path, rows=2000):
+    """A cp1252 CSV whose first MiB is ASCII (a padding column no loader reads): detection says UTF-8."""
+    texts, labels = keyword_dataset(rows)
+    texts += ["café wonderful", "crème dreadful", "déjà wonderful", "naïve dreadful"]
+    labels += ["positive", "negative"] * 2
+    lines = ["text,label,note", *(f"{text},{label},{'x' * 600}" for text, label in zip(texts, labels))]
+    path.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+    return path
+
+
+def test_streamed_training_reads_with_the_encoding_given(tmp_path, capsys):
+    from transformer_kit.classifier import TextClassifier
+
+    gbk = write_rows(tmp_path / "gbk.csv", CHINESE * 5, ["a", "b", "c"] * 5, encoding="gb18030")
+    # Stops while scanning, before any training: the explicit encoding reached the chunked reader.
+    with pytest.raises(DataError, match=r"not valid utf-8: .*--encoding gb18030"):
+        TextClassifier(streaming=True, encoding="utf-8", verbose=0).fit(gbk)
+    fails_with(capsys, ["train", gbk, "--streaming", "--encoding", "utf-8", "--output", tmp_path / "r", "--quiet"],
+               "not valid utf-8: ", "--encoding gb18030")
+
+
+def test_a_streamed_legacy_file_trains_with_its_encoding_and_fails_clearly_without(tmp_path):
+    from transformer_kit.classifier import TextClassifier
+
+    path = late_cp1252_csv(tmp_path / "late.csv")
+    with pytest.raises(DataError, match=r"first 1 MiB.*line 2002.*--encoding cp1252"):
+        TextClassifier(streaming=True, **TINY).fit(path)
+    classifier = TextClassifier(streaming=True, encoding="cp1252", **{**TINY, "epochs": 1}).fit(path)
+    assert classifier.data_report_["streaming"]["rows"] == 2004  # the cp1252 rows after the first MiB too
+    assert TextClassifier.load(classifier.save(tmp_path / "run"), verbose=0).encoding == "cp1252"
+
+
 def test_folders_stream_when_their_texts_are_large(review_folder, monkeypatch):
     from transformer_kit.data import streaming
 
@@ -318,43 +350,94 @@ def test_text_column_repeats_into_a_list():
     assert cli._text_column(cli.build_parser().parse_args(["train", "d.csv"]).text_column) is None
 
 
+def test_stdin_lines_hold_several_text_columns_separated_by_tabs(monkeypatch, capsys):
+    import io
+    import sys
+
+    seen = []
+
+    def predict_proba(texts):
+        seen.extend(texts)
+        return pd.DataFrame({"a": [1.0] * len(texts), "b": [0.0] * len(texts)})
+
+    predictor = cli._Predictor(np.asarray(["a", "b"], dtype=object), ["title", "body"], predict_proba)
+    monkeypatch.setattr(cli, "_load_predictor", lambda path: predictor)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Storm\tHeavy rain\nno tab\n\tonly body\na\tb\tc\n\n"))
+    assert cli.main(["predict", "run", "-", "--quiet"]) == 0
+    assert seen == ["Storm\nHeavy rain", "no tab\n", "\nonly body", "a\nb\tc", "\n"]
+    output = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
+    assert list(output.columns) == ["title", "body", "predicted_label", "probability_a", "probability_b"]
+    assert output.title.tolist() == ["Storm", "no tab", "", "a", ""]
+    # One text column: the whole line, tabs included, as before.
+    predictor.text_column = "text"
+    seen.clear()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a\tb\n"))
+    assert cli.main(["predict", "run", "-", "--quiet"]) == 0
+    assert seen == ["a\tb"]
+
+
 # ---------------------------------------------------------------- training (slow)
 
 
-def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_path, capsys):
+def test_serving_input_names_are_names_tensorflow_keeps_unique_and_close_to_the_columns():
+    from transformer_kit.export import serving_input_names
+
+    assert serving_input_names(["title", "body"]) == ["title", "body"]
+    assert serving_input_names(["title", "body text", "标题", "2nd", "class", "Title", "x-y", "__"]) == [
+        "title", "body_text", "column_3", "column_2nd", "class_", "Title_6", "x_y", "column_8"]
+
+
+def test_title_and_body_export_reproduces_predictions_from_the_same_columns(tmp_path, capsys, monkeypatch):
     from transformer_kit.classifier import TextClassifier
     from transformer_kit.export import load_exported_predictor
 
     texts, labels = keyword_dataset(240)
     halves = [text.split(" ") for text in texts]
+    # "body text" is no TensorFlow input name: serving_columns serves it as "body_text".
     frame = pd.DataFrame({"title": [" ".join(h[: len(h) // 2]) for h in halves],
-                          "body": [" ".join(h[len(h) // 2:]) for h in halves], "label": labels})
+                          "body text": [" ".join(h[len(h) // 2:]) for h in halves], "label": labels})
     frame.loc[::7, "title"] = None
     frame.to_csv(tmp_path / "train.csv", index=False)
-    classifier = TextClassifier(text_column=["title", "body"], ngram_weight=0.5, **TINY)
+    classifier = TextClassifier(text_column=["title", "body text"], ngram_weight=0.5, **TINY)
     classifier.fit(tmp_path / "train.csv")
     assert classifier.score(tmp_path / "train.csv") >= 0.9
     expected = classifier.predict_proba(frame)
-    joined = [f"{t if isinstance(t, str) else ''}\n{b}" for t, b in zip(frame.title, frame.body)]
+    joined = [f"{t if isinstance(t, str) else ''}\n{b}" for t, b in zip(frame.title, frame["body text"])]
     np.testing.assert_allclose(classifier.predict_proba(joined).to_numpy(), expected.to_numpy(), atol=1e-6)
 
     export = classifier.export(tmp_path / "export")
     predictor = load_exported_predictor(export)
-    assert predictor.metadata["text_columns"] == ["title", "body"] and predictor.metadata["text_separator"] == "\n"
+    assert predictor.metadata["text_columns"] == ["title", "body text"]
+    assert predictor.metadata["text_separator"] == "\n"
     np.testing.assert_allclose(predictor.predict_proba(frame).to_numpy(), expected.to_numpy(), atol=1e-5)
     # serving_columns: one input per column, joined inside the graph.
     import tensorflow as tf
 
-    cells = {column: tf.constant(frame[column].fillna("").tolist()) for column in ("title", "body")}
-    served = predictor._loaded.signatures["serving_columns"](**cells)["probabilities"].numpy()
+    signature = predictor._loaded.signatures["serving_columns"]
+    assert sorted(signature.structured_input_signature[1]) == ["body_text", "title"]  # what TF Serving shows
+    cells = {name: tf.constant(frame[column].fillna("").tolist())
+             for column, name in (("title", "title"), ("body text", "body_text"))}
+    served = signature(**cells)["probabilities"].numpy()
     np.testing.assert_allclose(served, expected.to_numpy(), atol=1e-5)
-    assert set(predictor.metadata["signatures"]["serving_columns"]["inputs"]) == {"title", "body"}
+    described = predictor.metadata["signatures"]["serving_columns"]
+    assert set(described["inputs"]) == {"title", "body_text"}
+    assert described["input_of_column"] == {"title": "title", "body text": "body_text"}
 
     # The CLI, given the export and a CSV with those columns, joins them the same way.
     frame.drop(columns="label").to_csv(tmp_path / "new.csv", index=False)
     assert cli.main(["predict", str(export), str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv"),
                      "--quiet"]) == 0, capsys.readouterr().err
     predicted = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(predicted[[f"probability_{c}" for c in classifier.classes_]].to_numpy(),
+                               expected.to_numpy(), atol=1e-5)
+    # And from stdin, a line holding the title and the body separated by a tab.
+    import io
+    import sys
+
+    lines = "".join(f"{t if isinstance(t, str) else ''}\t{b}\n" for t, b in zip(frame.title, frame["body text"]))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    assert cli.main(["predict", str(export), "-", "--quiet"]) == 0
+    predicted = pd.read_csv(io.StringIO(capsys.readouterr().out))
     np.testing.assert_allclose(predicted[[f"probability_{c}" for c in classifier.classes_]].to_numpy(),
                                expected.to_numpy(), atol=1e-5)
 

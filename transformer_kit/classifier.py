@@ -53,6 +53,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             on a DataFrame with those columns and the export join them the
             same way.
         label_column: name of the label column.
+        encoding: str or `None` (default): the encoding of the files this
+            classifier reads (`fit`, `evaluate`), e.g. `"gb18030"`, streamed
+            files included; `None` detects it for CSV/TSV (see
+            `load_csv_dataset`) and reads other files as UTF-8.
         verbose: 0 (silent), 1 (messages and progress bars) or 2 (messages,
             one line per epoch).
         **settings: e.g. `epochs=5`, `embed_dim=128`, `seed=1`,
@@ -77,10 +81,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     1.0
     """
 
-    def __init__(self, preset="default", text_column="text", label_column="label", verbose=1, **settings):
+    def __init__(self, preset="default", text_column="text", label_column="label", verbose=1, encoding=None,
+                 **settings):
         self.preset = preset
         self.text_column = text_column
         self.label_column = label_column
+        self.encoding = encoding
         self.verbose = verbose
         self._other_settings = {k: v for k, v in settings.items() if k not in SETTING_NAMES}
         for name in SETTING_NAMES:
@@ -88,7 +94,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def get_params(self, deep=True):
         """The estimator's parameters, settings included (scikit-learn's contract)."""
-        names = ("preset", "text_column", "label_column", "verbose", *SETTING_NAMES)
+        names = ("preset", "text_column", "label_column", "verbose", "encoding", *SETTING_NAMES)
         return {**{name: getattr(self, name) for name in names}, **self._other_settings}
 
     def _configs(self):
@@ -130,7 +136,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 train, validation, test, make_encoder(model_config, training_config), model_config, training_config,
                 strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
                 callbacks=callbacks, streamed=streamed,
-                columns={"text_column": self.text_column, "label_column": self.label_column},
+                columns={"text_column": self.text_column, "label_column": self.label_column,
+                         "encoding": self.encoding},
             )
         self.model_config_, self.training_config_ = model_config, training_config
         self._set_fitted(result)
@@ -241,7 +248,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # -------------------------------------------------------------- helpers
 
     def _dataset(self, data, labels, role):
-        return as_text_dataset(data, labels, self.text_column, self.label_column, role)
+        return as_text_dataset(data, labels, self.text_column, self.label_column, role, encoding=self.encoding)
 
     def _require_fitted(self):
         if getattr(self, "model_", None) is None:

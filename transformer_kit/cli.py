@@ -51,6 +51,7 @@ PREDICT_EXAMPLES = """\
 examples:
   transformer-kit predict runs/spam new_messages.csv --output predictions.csv
   echo "WINNER! claim your prize" | transformer-kit predict runs/spam -
+  printf 'Storm\\tHeavy rain\\n' | transformer-kit predict runs/news -    # trained on title and body
   transformer-kit predict exports/spam new_messages.csv     # an exported SavedModel works too
 """
 
@@ -248,8 +249,9 @@ def build_parser():
             "Predict with a run directory or an exported SavedModel. INPUT is a CSV/TSV, JSON Lines "
             "or Parquet file (every column is kept; 'predicted_label' and one 'probability_<class>' "
             "column per class are added), a folder of .txt files (a 'file' column names each), or '-' "
-            "to read one text per line from stdin. The text columns are those of training unless "
-            "--text-column is given, joined as in training. The CSV goes to stdout "
+            "to read one text per line from stdin (with several text columns, a line holds their "
+            "values separated by tabs, e.g. 'Storm<TAB>Heavy rain'). The text columns are those of "
+            "training unless --text-column is given, joined as in training. The CSV goes to stdout "
             "unless --output is given; messages go to stderr."
         ),
         epilog=PREDICT_EXAMPLES,
@@ -451,6 +453,7 @@ def run_train(args):
         preset=args.preset,
         text_column=text_column,
         label_column=args.label_column,
+        encoding=args.encoding,  # for files streamed in chunks; the others are read below
         # Progress bars for a terminal; one line per epoch for logs and pipes.
         verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),
         **settings,
@@ -565,12 +568,16 @@ def run_predict(args):
     predictor = _load_predictor(args.run_dir)
     text_column = _text_column(args.text_column) or predictor.text_column
     if args.input == "-":
-        # One line is one text: with several text columns, the line is taken as already joined.
+        # One line is one text; with several text columns, a line holds their cells separated by tabs
+        # (the rest in the last), and a missing cell is empty, as in a table.
         import pandas as pd
 
-        lines = [line.rstrip("\r\n") for line in sys.stdin]
-        column = text_column if isinstance(text_column, str) else "text"
-        dataset = load_csv_dataset(pd.DataFrame({column: lines}), column, require_labels=False, drop_empty_text=False)
+        from transformer_kit.data.formats import text_columns
+
+        columns = text_columns(text_column)
+        rows = [line.rstrip("\r\n").split("\t", len(columns) - 1) for line in sys.stdin]
+        frame = pd.DataFrame([row + [""] * (len(columns) - len(row)) for row in rows], columns=columns, dtype=object)
+        dataset = load_csv_dataset(frame, text_column, require_labels=False, drop_empty_text=False)
     else:
         dataset = load_csv_dataset(
             args.input, text_column, encoding=args.encoding, require_labels=False, drop_empty_text=False

@@ -38,6 +38,8 @@ Example:
 """
 
 import json
+import keyword
+import logging
 import re
 from pathlib import Path
 
@@ -58,9 +60,11 @@ from transformer_kit.saving import run_record
 SERVING_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "serving_token_ids"
 COLUMNS_SIGNATURE = "serving_columns"
-# Names TensorFlow accepts for signature inputs; other column names get no serving_columns signature.
-_INPUT_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
+# Signature input names TensorFlow keeps as they are: it renames others ("body-text" -> "body_text",
+# "9z" -> "arg_9z"), refuses Python keywords and names equal but for case. See `serving_input_names`.
+_INPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 METADATA_PATH = Path("assets.extra") / "transformer_kit.json"
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 # Served ids outside the vocabulary become this id ("[UNK]") instead of
 # failing an embedding lookup in the middle of a request.
@@ -95,11 +99,13 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
       plain average): the n-gram regression needs the raw text. Ids beyond
       `sequence_length` are dropped, unknown ids count as `[UNK]`.
     - `serving_columns`, only for a classifier trained on several text
-      columns (`text_column=["title", "body"]`) whose names TensorFlow
-      accepts as input names: one string `[batch]` input per column, joined
-      in the graph with `TEXT_COLUMN_SEPARATOR` (a line break) exactly as
-      training joined them (send `""` for a missing cell), then the same
-      outputs as `serving_default`. `serving_default` takes the joined text;
+      columns (`text_column=["title", "body"]`): one string `[batch]` input
+      per column, joined in the graph with `TEXT_COLUMN_SEPARATOR` (a line
+      break) exactly as training joined them (send `""` for a missing
+      cell), then the same outputs as `serving_default`. An input is named
+      after its column, made a name TensorFlow accepts where it is not
+      (`"body text"` -> `"body_text"`, see `serving_input_names`); the
+      metadata maps each column to its input. `serving_default` takes the joined text;
       the metadata's `text_columns` and `text_separator` say how to join.
 
     Args:
@@ -235,7 +241,8 @@ def build_archive(model, classes, columns=None):
         model: the inference model (`TextClassifier.model_`).
         classes: list of class names, in column order.
         columns: list of the text columns joined in training, or `None`;
-            with several, the `serving_columns` signature is added.
+            with several, the `serving_columns` signature is added, its
+            inputs named by `serving_input_names`.
 
     Returns:
         The archive, ready for `write_out`.
@@ -284,13 +291,51 @@ def build_archive(model, classes, columns=None):
         archive.add_endpoint(
             COLUMNS_SIGNATURE,
             serve_columns,
-            input_signature=[tf.TensorSpec([None], tf.string, name=column) for column in columns],
+            input_signature=[tf.TensorSpec([None], tf.string, name=name) for name in serving_input_names(columns)],
         )
     return archive
 
 
 def _serves_columns(columns):
-    return bool(columns) and len(columns) > 1 and all(_INPUT_NAME.match(column) for column in columns)
+    return bool(columns) and len(columns) > 1
+
+
+def serving_input_names(columns):
+    """The `serving_columns` input name of each text column.
+
+    A column's own name where TensorFlow keeps it as an input name (ASCII
+    letters, digits and `_`, starting with a letter, not a Python keyword);
+    otherwise the name with every other character replaced by `_` (leading
+    and trailing ones dropped), `column_<position>` when nothing of it is
+    left, `column_` before a leading digit and `_` after a keyword. A name
+    equal to an earlier one but for case gets `_<position>`.
+
+    Args:
+        columns: list of str, the text columns in training order.
+
+    Returns:
+        list of str, one unique input name per column, in the same order.
+
+    Example:
+
+    >>> serving_input_names(["title", "body text", "标题", "2nd", "class", "Title"])
+    ['title', 'body_text', 'column_3', 'column_2nd', 'class_', 'Title_6']
+    """
+    names, taken = [], set()
+    for position, column in enumerate(columns, start=1):
+        name = column if _INPUT_NAME.match(column) and not keyword.iskeyword(column) else (
+            re.sub(r"[^A-Za-z0-9_]", "_", column).strip("_"))
+        if not re.search(r"[A-Za-z0-9]", name):
+            name = f"column_{position}"
+        elif not name[0].isalpha():
+            name = f"column_{name}"
+        if keyword.iskeyword(name):
+            name += "_"
+        while name.lower() in taken:
+            name = f"{name}_{position}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
 
 
 # --------------------------------------------------------------- metadata
@@ -329,8 +374,15 @@ def _metadata(classifier, version):
     }
     columns = text_columns(classifier.text_column)
     if _serves_columns(columns):
+        names = serving_input_names(columns)
+        renamed = {column: name for column, name in zip(columns, names) if column != name}
+        if renamed:
+            log.info("serving_columns: %s (TensorFlow input names are letters, digits and _)",
+                     ", ".join(f"column {column!r} is input {name!r}" for column, name in renamed.items()))
         metadata["signatures"][COLUMNS_SIGNATURE] = {
-            "inputs": {column: "string [batch]: this column's cells ('' when missing)." for column in columns},
+            "inputs": {name: f"string [batch]: the cells of column {column!r} ('' when missing)."
+                       for column, name in zip(columns, names)},
+            "input_of_column": dict(zip(columns, names)),
             "outputs": OUTPUTS,
             "computes": f"the columns joined with {TEXT_COLUMN_SEPARATOR!r}, then serving_default",
         }

@@ -94,7 +94,7 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
         backup_dir: path or `None`; see `transformer_kit.resume`.
         tensorboard_dir, callbacks: passed to Keras for every member.
         streamed: `train` is file path(s) read in chunks.
-        columns: `{"text_column": ..., "label_column": ...}` for streamed files.
+        columns: `{"text_column": ..., "label_column": ..., "encoding": ...}` for streamed files.
 
     Returns:
         A `FitResult`.

@@ -235,7 +235,7 @@ def load_csv_dataset(
 _TABLE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".gz", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 
 
-def as_text_dataset(data, labels=None, text_column="text", label_column="label", role="data"):
+def as_text_dataset(data, labels=None, text_column="text", label_column="label", role="data", encoding=None):
     """Any of the forms `TextClassifier` accepts, as a `TextDataset`.
 
     Args:
@@ -245,6 +245,7 @@ def as_text_dataset(data, labels=None, text_column="text", label_column="label",
         labels: one label per text, or `None`.
         text_column, label_column: column names in files and DataFrames.
         role: what the data is for, in error messages.
+        encoding: the files' encoding, as in `load_csv_dataset`.
 
     Returns:
         A `TextDataset`.
@@ -265,7 +266,7 @@ def as_text_dataset(data, labels=None, text_column="text", label_column="label",
             raise DataError(f"The {role} has {len(texts)} texts but {len(labels)} labels; give one label per text.")
         # Through the loader, so labels and empty texts follow the file rules.
         return load_csv_dataset(pd.DataFrame({"text": data[0], "label": labels}), "text", "label")
-    return load_csv_dataset(data, text_column=text_column, label_column=label_column)
+    return load_csv_dataset(data, text_column=text_column, label_column=label_column, encoding=encoding)
 
 
 def data_file_paths(source):
