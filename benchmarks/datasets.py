@@ -77,10 +77,21 @@ def _read_split(path: Path, seed: int, max_rows: int | None) -> tuple[list[str],
         )
     # keep_default_na=False: an empty text or a text such as "NA" stays a string.
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if max_rows is not None and max_rows < len(frame):
+        frame = _stratified_rows(frame, max_rows, seed)
     frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    if max_rows is not None:
-        frame = frame.head(max_rows)
     return frame["text"].tolist(), frame["label"].tolist()
+
+
+def _stratified_rows(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """``max_rows`` rows with the classes in the file's proportions (a plain sample if a class is too rare)."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        kept, _ = train_test_split(frame, train_size=max_rows, stratify=frame["label"], random_state=seed)
+    except ValueError:  # a class with fewer rows than the split needs
+        kept = frame.sample(n=max_rows, random_state=seed)
+    return kept
 
 
 def load_dataset(
@@ -90,7 +101,7 @@ def load_dataset(
     max_train: int | None = None,
     max_test: int | None = None,
 ) -> LoadedDataset:
-    """Loads both splits of ``name``, shuffled with ``seed``, keeping at most max_train/max_test rows."""
+    """Loads both splits of ``name``, shuffled with ``seed``; at most max_train/max_test rows, stratified by label."""
     if name not in DATASETS:
         raise KeyError(f"Unknown dataset {name!r}; choose from {sorted(DATASETS)}.")
     spec = DATASETS[name]

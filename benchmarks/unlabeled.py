@@ -86,12 +86,14 @@ def main(argv=None):
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    timings = {}
+    timings_file = out_dir / "timings.json"
+    # A run of some groups keeps the other corpora's timings from earlier runs.
+    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     for group in args.groups:
         corpus, datasets, extra = GROUPS[group]
         vectors, seconds = learn_vectors(corpus, data_root, out_dir, args.quick)
         timings[corpus] = seconds
-        (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+        timings_file.write_text(json.dumps(timings, indent=2) + "\n")
         options = {name: {"word_vectors": str(vectors.resolve())} for name in OURS if name.endswith("_vectors")}
         quick = ["--max-train", "600", "--max-test", "300"] if args.quick and not extra else []
         command = [

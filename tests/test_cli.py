@@ -328,7 +328,8 @@ def test_class_too_small_to_stratify(capsys, tmp_path):
 
 def test_non_utf8_bytes(capsys, tmp_path):
     (tmp_path / "latin.csv").write_bytes("text,label\ncaf\xe9 ok,a\nbad,b\n".encode("latin-1"))
-    fails_with(capsys, ["train", tmp_path / "latin.csv", "--output", tmp_path / "r"], "encoding")
+    fails_with(capsys, ["train", tmp_path / "latin.csv", "--encoding", "utf-8", "--output", tmp_path / "r"],
+               "not valid utf-8", "--encoding cp1252")
 
 
 def test_output_directory_that_holds_a_run_is_refused(capsys, trained_run, train_csv):

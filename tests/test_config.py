@@ -98,11 +98,13 @@ def test_distribution_uses_the_strategies_of_the_config():
 
 
 def declared_floors():
-    """`name -> minimum version` from setup.cfg's install_requires."""
+    """`name -> minimum version` from setup.cfg's install_requires and the parquet extra."""
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg")
     floors = {}
-    for line in parser["options"]["install_requires"].strip().splitlines():
+    lines = [*parser["options"]["install_requires"].strip().splitlines(),
+             *parser["options.extras_require"]["parquet"].strip().splitlines()]
+    for line in lines:
         requirement = Requirement(line)
         minimums = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
         assert len(minimums) == 1, f"{line}: declare exactly one floor (>=)"
@@ -123,3 +125,11 @@ def pinned_minimums():
 
 def test_ci_pins_exactly_the_declared_floors():
     assert pinned_minimums() == declared_floors()
+
+
+def test_the_dev_extra_installs_pyarrow_at_the_parquet_floor():
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    extras = parser["options.extras_require"]
+    dev = {Requirement(line).name: Requirement(line) for line in extras["dev"].strip().splitlines()}
+    assert str(dev["pyarrow"]) == extras["parquet"].strip()

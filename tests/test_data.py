@@ -138,17 +138,19 @@ def test_missing_column_suggests_closest_name_and_flag(tmp_path):
         load_csv_dataset(write(tmp_path / "e.csv", "txt,label\nhi,a\n"))
 
 
-def test_tab_separated_file_named_csv_gets_a_hint(tmp_path):
-    path = write(tmp_path / "d.csv", "text\tlabel\nhi\ta\n")
-    with pytest.raises(DataError, match="tab-separated"):
-        load_csv_dataset(path)
+def test_tab_separated_file_named_csv_is_sniffed_and_read(tmp_path):
+    path = write(tmp_path / "d.csv", "text\tlabel\nhi, there\ta\n")
+    dataset = load_csv_dataset(path)
+    assert (dataset.texts, dataset.labels) == (["hi, there"], ["a"])
+    assert "delimiter tab (sniffed" in dataset.notes[0]
 
 
-def test_non_utf8_file_reports_byte_offset_and_encoding_flag(tmp_path):
-    path = write(tmp_path / "d.csv", "text,label\ncaf\u00e9,a\nok,b\n", encoding="latin-1")
-    with pytest.raises(DataError, match="byte 0xe9 at byte offset 14 .line 2.*--encoding latin-1"):
-        load_csv_dataset(path)
-    assert load_csv_dataset(path, encoding="latin-1").texts == ["caf\u00e9", "ok"]
+def test_non_utf8_file_reports_byte_offset_and_the_encoding_it_looks_like(tmp_path):
+    path = write(tmp_path / "d.csv", "text,label\ncaf\u00e9,a\nok,b\n", encoding="cp1252")
+    with pytest.raises(DataError, match="byte 0xe9 at byte offset 14 .line 2.*--encoding cp1252") as info:
+        load_csv_dataset(path, encoding="utf-8")
+    assert "latin-1" not in str(info.value)
+    assert load_csv_dataset(path).texts == ["caf\u00e9", "ok"]  # detected without --encoding
 
 
 def test_no_rows_left_after_dropping(tmp_path):

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from transformer_kit import config as config_lib
+from transformer_kit.data.formats import join_text_columns, text_columns
 from transformer_kit.data.label_sets import DEFAULT_SEPARATOR, as_label_set_dataset
 from transformer_kit.data.loading import as_text_dataset, as_text_list
 from transformer_kit.data.streaming import should_stream
@@ -48,8 +49,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     Args:
         preset: `"default"`, `"single"` or `"ensemble"` (3 transformers, no
             n-grams).
-        text_column: name of the text column in CSV files and DataFrames.
+        text_column: name of the text column in files and DataFrames, or a
+            list of names (`["title", "body"]`) whose cells are joined, in
+            that order, with a line break (`join_text_columns`); prediction
+            on a DataFrame with those columns and the export join them the
+            same way.
         label_column: name of the label column.
+        encoding: str or `None` (default): the encoding of the files this
+            classifier reads (`fit`, `evaluate`), e.g. `"gb18030"`, streamed
+            files included; `None` detects it for CSV/TSV (see
+            `load_csv_dataset`) and reads other files as UTF-8.
         verbose: 0 (silent), 1 (messages and progress bars) or 2 (messages,
             one line per epoch).
         label_separator: multi-label only: the separator between labels in
@@ -89,11 +98,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     1.0
     """
 
-    def __init__(self, preset="default", text_column="text", label_column="label", verbose=1,
+    def __init__(self, preset="default", text_column="text", label_column="label", verbose=1, encoding=None,
                  label_separator=DEFAULT_SEPARATOR, label_columns=None, **settings):
         self.preset = preset
         self.text_column = text_column
         self.label_column = label_column
+        self.encoding = encoding
         self.verbose = verbose
         self.label_separator = label_separator
         self.label_columns = label_columns
@@ -103,7 +113,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def get_params(self, deep=True):
         """The estimator's parameters, settings included (scikit-learn's contract)."""
-        names = ("preset", "text_column", "label_column", "verbose", "label_separator", "label_columns",
+        names = ("preset", "text_column", "label_column", "verbose", "encoding", "label_separator", "label_columns",
                  *SETTING_NAMES)
         return {**{name: getattr(self, name) for name in names}, **self._other_settings}
 
@@ -146,7 +156,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 train, validation, test, make_encoder(model_config, training_config), model_config, training_config,
                 strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
                 callbacks=callbacks, streamed=streamed,
-                columns={"text_column": self.text_column, "label_column": self.label_column},
+                columns={"text_column": self.text_column, "label_column": self.label_column,
+                         "encoding": self.encoding},
             )
         self.model_config_, self.training_config_ = model_config, training_config
         self._set_fitted(result)
@@ -168,7 +179,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         Args:
             X: sequence of str (list, array, Series); missing values
-                (`None`, NaN) are scored as empty texts.
+                (`None`, NaN) are scored as empty texts. Or a DataFrame with
+                the `text_column` column(s), joined as in training.
 
         Returns:
             `pandas.DataFrame` `(len(X), num_classes)`, columns named after
@@ -177,7 +189,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._require_fitted()
         if self._scorer is None or self._scorer.model is not self.model_:
             self._scorer = CompiledScorer(self.model_)
-        return pd.DataFrame(self._scorer(as_text_list(X)), columns=list(self.classes_))
+        return pd.DataFrame(self._scorer(self._texts(X)), columns=list(self.classes_))
+
+    def _texts(self, X):
+        if isinstance(X, pd.DataFrame):
+            columns = text_columns(self.text_column)
+            if all(column in X.columns for column in columns):
+                return join_text_columns(X, columns, as_text_list)[0]
+        return as_text_list(X)
 
     def predict(self, X):
         """Predicted class names for raw texts, as a numpy array (dtype object).
@@ -267,8 +286,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def _dataset(self, data, labels, role):
         if self.multi_label:
             return as_label_set_dataset(data, labels, self.text_column, self.label_column, self.label_columns,
-                                        self.label_separator, role)
-        return as_text_dataset(data, labels, self.text_column, self.label_column, role)
+                                        self.label_separator, role, encoding=self.encoding)
+        return as_text_dataset(data, labels, self.text_column, self.label_column, role, encoding=self.encoding)
 
     def _require_fitted(self):
         if getattr(self, "model_", None) is None:

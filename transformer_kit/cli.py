@@ -45,6 +45,8 @@ examples:
   transformer-kit train data/trec_train.csv --test-data data/trec_test.csv --output runs/trec
   transformer-kit train reviews.tsv.gz --text-column review --label-column stars \\
       --class-weight balanced --epochs 5 --seed 1 --output runs/reviews
+  transformer-kit train aclImdb/train --test-data aclImdb/test     # folders: one subfolder per class
+  transformer-kit train news.jsonl --text-column title --text-column body --label-column topic
   transformer-kit train goemotions_train.csv --label-column labels --multi-label \\
       --validation-data goemotions_dev.csv --output runs/emotions      # labels like "joy|surprise"
 """
@@ -53,6 +55,7 @@ PREDICT_EXAMPLES = """\
 examples:
   transformer-kit predict runs/spam new_messages.csv --output predictions.csv
   echo "WINNER! claim your prize" | transformer-kit predict runs/spam -
+  printf 'Storm\\tHeavy rain\\n' | transformer-kit predict runs/news -    # trained on title and body
   transformer-kit predict exports/spam new_messages.csv     # an exported SavedModel works too
 """
 
@@ -88,7 +91,8 @@ def build_parser():
         run_train,
         help="Train a classifier on a CSV and save a run directory.",
         description=(
-            "Train a classifier on DATA (CSV, TSV, optionally .gz; one or more files) and save "
+            "Train a classifier on DATA (CSV, TSV, JSON Lines, optionally .gz; Parquet; or a folder with one "
+            "subfolder per class and one .txt file per text; one or more of them) and save "
             "the model, labels, config, history, metrics, data report and plots in a run "
             f"directory. Without --test-data, a stratified {DEFAULT_TEST_FRACTION:.0%} of DATA is held out "
             "as test set (see --test-fraction). Re-running an interrupted command with the same "
@@ -96,15 +100,17 @@ def build_parser():
         ),
         epilog=TRAIN_EXAMPLES,
     )
-    train.add_argument("data", nargs="+", metavar="DATA", help="Training CSV/TSV file(s).")
+    train.add_argument(
+        "data", nargs="+", metavar="DATA", help="Training file(s) (CSV/TSV/JSON Lines/Parquet) or folder(s)."
+    )
     _add_column_arguments(train, labels=True)
     train.add_argument(
         "--validation-data",
         metavar="FILE",
-        help="Validation CSV, for early stopping and the n-gram weight. Default: hold out "
+        help="Validation file or folder, for early stopping and the n-gram weight. Default: hold out "
         "--validation-fraction of DATA per transformer.",
     )
-    train.add_argument("--test-data", metavar="FILE", help="Test CSV, scored after training.")
+    train.add_argument("--test-data", metavar="FILE", help="Test file or folder, scored after training.")
     train.add_argument(
         "--test-fraction",
         type=float,
@@ -253,7 +259,8 @@ def build_parser():
         epilog="example:\n  transformer-kit evaluate runs/spam data/sms_spam_test.csv --output metrics.json",
     )
     _add_scoring_arguments(
-        evaluate, ("data", "DATA", "Labelled CSV/TSV file."), "Also write the metrics as JSON to FILE.", labels=True
+        evaluate, ("data", "DATA", "Labelled file (CSV/TSV/JSON Lines/Parquet) or folder of class subfolders."),
+        "Also write the metrics as JSON to FILE.", labels=True
     )
 
     predict = add_command(
@@ -261,15 +268,18 @@ def build_parser():
         run_predict,
         help="Predict labels for a CSV or for lines on stdin.",
         description=(
-            "Predict with a run directory or an exported SavedModel. INPUT is a CSV/TSV (every "
-            "column is kept; 'predicted_label' and one 'probability_<class>' column per class "
-            "are added) or '-' to read one text per line from stdin. The CSV goes to stdout "
+            "Predict with a run directory or an exported SavedModel. INPUT is a CSV/TSV, JSON Lines "
+            "or Parquet file (every column is kept; 'predicted_label' and one 'probability_<class>' "
+            "column per class are added), a folder of .txt files (a 'file' column names each), or '-' "
+            "to read one text per line from stdin (with several text columns, a line holds their "
+            "values separated by tabs, e.g. 'Storm<TAB>Heavy rain'). The text columns are those of "
+            "training unless --text-column is given, joined as in training. The CSV goes to stdout "
             "unless --output is given; messages go to stderr."
         ),
         epilog=PREDICT_EXAMPLES,
     )
     _add_scoring_arguments(
-        predict, ("input", "INPUT", "CSV/TSV file, or - for stdin lines."), "Write the CSV here instead of stdout.",
+        predict, ("input", "INPUT", "File, folder, or - for stdin lines."), "Write the CSV here instead of stdout.",
         labels=False, run_help="Run directory, or SavedModel export directory.",
     )
 
@@ -430,7 +440,12 @@ def _add_column_arguments(parser, labels, defaults_from_run=False):
     default_text = None if defaults_from_run else "text"
     default_label = None if defaults_from_run else "label"
     parser.add_argument(
-        "--text-column", default=default_text, metavar="NAME", help=f"Column holding the texts.{suffix}"
+        "--text-column",
+        action="append",
+        metavar="NAME",
+        help="Column (JSON Lines: field) holding the texts. Repeat it to join several columns in that order "
+        "with a line break, e.g. --text-column title --text-column body."
+        + (" Default: as in training." if defaults_from_run else f" Default: {default_text}."),
     )
     if labels:
         parser.add_argument(
@@ -447,7 +462,12 @@ def _add_column_arguments(parser, labels, defaults_from_run=False):
             help="Multi-label: the separator between labels in one cell (and in predict's "
             "'predicted_labels' column)." + (suffix if defaults_from_run else " Default: %(default)s."),
         )
-    parser.add_argument("--encoding", metavar="NAME", help="File encoding, e.g. latin-1. Default: utf-8.")
+    parser.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="File encoding, e.g. gb18030 or cp1252. Default: detected for CSV/TSV (UTF-8, else GB18030, Big5, "
+        "Shift-JIS, cp1252; the data report names it), UTF-8 for other files.",
+    )
 
 
 # ---------------------------------------------------------------- commands
@@ -475,10 +495,12 @@ def run_train(args):
     if args.unlabeled:
         settings["word_vectors"] = str(_vectors_from_unlabeled(args, output, settings))
     quiet = getattr(args, "verbosity", None) == "quiet"
+    text_column = _text_column(args.text_column) or "text"
     classifier = TextClassifier(
         preset=args.preset,
-        text_column=args.text_column,
+        text_column=text_column,
         label_column=args.label_column,
+        encoding=args.encoding,  # for files streamed in chunks; the others are read below
         label_separator=args.label_separator,
         label_columns=args.label_columns,
         # Progress bars for a terminal; one line per epoch for logs and pipes.
@@ -493,9 +515,9 @@ def run_train(args):
     def load(source, purpose):
         log.info("Reading %s (%s)", source if isinstance(source, str) else ", ".join(source), purpose)
         if multi_label:
-            return as_label_set_dataset(source, None, args.text_column, args.label_column, args.label_columns,
+            return as_label_set_dataset(source, None, text_column, args.label_column, args.label_columns,
                                         args.label_separator, encoding=args.encoding)
-        return load_csv_dataset(source, args.text_column, args.label_column, encoding=args.encoding)
+        return load_csv_dataset(source, text_column, args.label_column, encoding=args.encoding)
 
     data = args.data if len(args.data) > 1 else args.data[0]
     streaming = should_stream(data, training_config.streaming) and not multi_label
@@ -573,7 +595,8 @@ def _vectors_from_unlabeled(args, output, settings):
         return vectors_dir
     log.info("Learning word vectors from the unlabeled texts in %s, into %s", ", ".join(args.unlabeled), vectors_dir)
     return train_word_vectors(
-        args.unlabeled, vectors_dir, text_column=args.text_column, split=settings.get("split", "auto"),
+        # With several --text-column, the corpus files' texts are in the first.
+        args.unlabeled, vectors_dir, text_column=(args.text_column or ["text"])[0], split=settings.get("split", "auto"),
         dim=settings.get("embed_dim", _field_default("embed_dim")),
     )
 
@@ -591,14 +614,14 @@ def run_evaluate(args):
         if args.threshold is not None:
             classifier.thresholds_ = args.threshold
         dataset = as_label_set_dataset(
-            args.data, None, args.text_column or classifier.text_column,
+            args.data, None, _text_column(args.text_column) or classifier.text_column,
             args.label_column or classifier.label_column, args.label_columns or classifier.label_columns,
             args.label_separator or classifier.label_separator, encoding=args.encoding,
         )
     else:
         dataset = load_csv_dataset(
             args.data,
-            args.text_column or classifier.text_column,
+            _text_column(args.text_column) or classifier.text_column,
             args.label_column or classifier.label_column,
             encoding=args.encoding,
         )
@@ -614,14 +637,18 @@ def run_predict(args):
 
     log.info("Loading the classifier in %s to predict the labels of %s", args.run_dir, _input_name(args.input))
     predictor = _load_predictor(args.run_dir)
-    text_column = args.text_column or predictor.text_column
+    text_column = _text_column(args.text_column) or predictor.text_column
     if args.input == "-":
+        # One line is one text; with several text columns, a line holds their cells separated by tabs
+        # (the rest in the last), and a missing cell is empty, as in a table.
         import pandas as pd
 
-        lines = [line.rstrip("\r\n") for line in sys.stdin]
-        dataset = load_csv_dataset(
-            pd.DataFrame({text_column: lines}), text_column, require_labels=False, drop_empty_text=False
-        )
+        from transformer_kit.data.formats import text_columns
+
+        columns = text_columns(text_column)
+        rows = [line.rstrip("\r\n").split("\t", len(columns) - 1) for line in sys.stdin]
+        frame = pd.DataFrame([row + [""] * (len(columns) - len(row)) for row in rows], columns=columns, dtype=object)
+        dataset = load_csv_dataset(frame, text_column, require_labels=False, drop_empty_text=False)
     else:
         dataset = load_csv_dataset(
             args.input, text_column, encoding=args.encoding, require_labels=False, drop_empty_text=False
@@ -766,7 +793,15 @@ def _subset(dataset, indices, dataset_type, held_out=False):
         source=f"{dataset.source} (held-out test split)" if held_out else dataset.source,
         dropped={} if held_out else dataset.dropped,
         row_numbers=[dataset.row_numbers[i] for i in indices] if dataset.row_numbers else [],
+        notes=dataset.notes,
     )
+
+
+def _text_column(names):
+    """--text-column given once or several times: a name, a list of names, or `None` when not given."""
+    if not names:
+        return None
+    return names[0] if len(names) == 1 else list(names)
 
 
 def _default_output(data_path):

@@ -38,6 +38,9 @@ Example:
 """
 
 import json
+import keyword
+import logging
+import re
 from pathlib import Path
 
 import keras
@@ -46,6 +49,8 @@ import pandas as pd
 import tensorflow as tf
 
 from transformer_kit import config as config_lib
+from transformer_kit.data.formats import TEXT_COLUMN_SEPARATOR, join_text_columns, text_columns
+from transformer_kit.data.loading import as_text_list
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
@@ -54,7 +59,12 @@ from transformer_kit.saving import run_record
 
 SERVING_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "serving_token_ids"
+COLUMNS_SIGNATURE = "serving_columns"
+# Signature input names TensorFlow keeps as they are: it renames others ("body-text" -> "body_text",
+# "9z" -> "arg_9z"), refuses Python keywords and names equal but for case. See `serving_input_names`.
+_INPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 METADATA_PATH = Path("assets.extra") / "transformer_kit.json"
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 # Served ids outside the vocabulary become this id ("[UNK]") instead of
 # failing an embedding lookup in the middle of a request.
@@ -96,6 +106,15 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
       0 = padding), same outputs, computed from the transformers only (their
       plain average): the n-gram regression needs the raw text. Ids beyond
       `sequence_length` are dropped, unknown ids count as `[UNK]`.
+    - `serving_columns`, only for a classifier trained on several text
+      columns (`text_column=["title", "body"]`): one string `[batch]` input
+      per column, joined in the graph with `TEXT_COLUMN_SEPARATOR` (a line
+      break) exactly as training joined them (send `""` for a missing
+      cell), then the same outputs as `serving_default`. An input is named
+      after its column, made a name TensorFlow accepts where it is not
+      (`"body text"` -> `"body_text"`, see `serving_input_names`); the
+      metadata maps each column to its input. `serving_default` takes the joined text;
+      the metadata's `text_columns` and `text_separator` say how to join.
 
     A multi-label classifier's signatures output `probabilities` (float32
     `[batch, num_labels]`), `labels` (string `[batch]`: the chosen labels
@@ -127,8 +146,8 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
     thresholds = getattr(classifier, "thresholds_", None)
     if thresholds is not None:  # a single float assigned by hand applies to every label
         thresholds = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(classifier.classes_),))
-    archive = build_archive(classifier.model_, list(classifier.classes_), thresholds,
-                            getattr(classifier, "label_separator", "|"))
+    archive = build_archive(classifier.model_, list(classifier.classes_), text_columns(classifier.text_column),
+                            thresholds, getattr(classifier, "label_separator", "|"))
     with atomic_directory(version_dir, overwrite=overwrite, kind="SavedModel version") as staging:
         archive.write_out(str(staging), verbose=False)
         metadata_file = staging / METADATA_PATH
@@ -183,7 +202,8 @@ class ExportedPredictor:
 
     Attributes:
         classes: list of str, the column order of `predict_proba`.
-        text_column: the text column name used in training.
+        text_column: the text column name used in training (a list when
+            several columns were joined).
         metadata: dict, the export's `transformer_kit.json`.
 
     Example (run in the module docstring):
@@ -206,12 +226,16 @@ class ExportedPredictor:
         """Class probabilities, one column per class, rows in input order.
 
         Args:
-            texts: sequence of str.
+            texts: sequence of str, or a DataFrame with the training text
+                column(s), joined as in training.
             batch_size: int, default 256.
 
         Returns:
             `pandas.DataFrame` `(len(texts), num_classes)`, columns `classes`.
         """
+        if isinstance(texts, pd.DataFrame):
+            columns = self.metadata.get("text_columns", text_columns(self.text_column))
+            texts = join_text_columns(texts, columns, as_text_list)[0]
         # Similar lengths share a batch, so the served model pads little.
         scorer = LengthSortedScorer(lambda text: self._serve(text=text)["probabilities"], batch_size)
         return pd.DataFrame(scorer(texts), columns=self.classes)
@@ -233,12 +257,15 @@ def load_exported_predictor(path):
 # ------------------------------------------------------------------ graph
 
 
-def build_archive(model, classes, thresholds=None, label_separator="|"):
-    """A `keras.export.ExportArchive` of an inference model with the two serving signatures.
+def build_archive(model, classes, columns=None, thresholds=None, label_separator="|"):
+    """A `keras.export.ExportArchive` of an inference model with its serving signatures.
 
     Args:
         model: the inference model (`TextClassifier.model_`).
         classes: list of class names, in column order.
+        columns: list of the text columns joined in training, or `None`;
+            with several, the `serving_columns` signature is added, its
+            inputs named by `serving_input_names`.
         thresholds: `None` (single-label), or the multi-label decision
             threshold of each label (float array `(num_labels,)`).
         label_separator: str joining the chosen labels (multi-label).
@@ -294,7 +321,59 @@ def build_archive(model, classes, thresholds=None, label_separator="|"):
         serve_token_ids,
         input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids")],
     )
+    if _serves_columns(columns):
+
+        def serve_columns(*cells):
+            return serve_text(tf.strings.join(list(cells), separator=TEXT_COLUMN_SEPARATOR))
+
+        archive.add_endpoint(
+            COLUMNS_SIGNATURE,
+            serve_columns,
+            input_signature=[tf.TensorSpec([None], tf.string, name=name) for name in serving_input_names(columns)],
+        )
     return archive
+
+
+def _serves_columns(columns):
+    return bool(columns) and len(columns) > 1
+
+
+def serving_input_names(columns):
+    """The `serving_columns` input name of each text column.
+
+    A column's own name where TensorFlow keeps it as an input name (ASCII
+    letters, digits and `_`, starting with a letter, not a Python keyword);
+    otherwise the name with every other character replaced by `_` (leading
+    and trailing ones dropped), `column_<position>` when nothing of it is
+    left, `column_` before a leading digit and `_` after a keyword. A name
+    equal to an earlier one but for case gets `_<position>`.
+
+    Args:
+        columns: list of str, the text columns in training order.
+
+    Returns:
+        list of str, one unique input name per column, in the same order.
+
+    Example:
+
+    >>> serving_input_names(["title", "body text", "标题", "2nd", "class", "Title"])
+    ['title', 'body_text', 'column_3', 'column_2nd', 'class_', 'Title_6']
+    """
+    names, taken = [], set()
+    for position, column in enumerate(columns, start=1):
+        name = column if _INPUT_NAME.match(column) and not keyword.iskeyword(column) else (
+            re.sub(r"[^A-Za-z0-9_]", "_", column).strip("_"))
+        if not re.search(r"[A-Za-z0-9]", name):
+            name = f"column_{position}"
+        elif not name[0].isalpha():
+            name = f"column_{name}"
+        if keyword.iskeyword(name):
+            name += "_"
+        while name.lower() in taken:
+            name = f"{name}_{position}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
 
 
 # --------------------------------------------------------------- metadata
@@ -303,12 +382,16 @@ def build_archive(model, classes, thresholds=None, label_separator="|"):
 def _metadata(classifier, version):
     record = run_record(classifier)
     outputs = MULTI_LABEL_OUTPUTS if record.get("multi_label") else OUTPUTS
-    return {
+    metadata = {
         **{key: record[key] for key in (
             "classes", "sequence_length", "vocabulary_size", "split_mode", "text_column", "label_column",
             "ensemble_size", "ngram", "blend_weights", "config", "params", "versions",
         )},
         **{key: record[key] for key in ("multi_label", "label_separator", "thresholds") if key in record},
+        # How a row becomes the served `text`: these columns, joined by this separator
+        # (transformer_kit.data.formats.join_text_columns; a missing cell is empty).
+        "text_columns": text_columns(classifier.text_column),
+        "text_separator": TEXT_COLUMN_SEPARATOR,
         "kind": "transformer_kit SavedModel",
         "format_version": FORMAT_VERSION,
         "version": version,
@@ -329,6 +412,21 @@ def _metadata(classifier, version):
         },
         "metrics": classifier.metrics_,
     }
+    columns = text_columns(classifier.text_column)
+    if _serves_columns(columns):
+        names = serving_input_names(columns)
+        renamed = {column: name for column, name in zip(columns, names) if column != name}
+        if renamed:
+            log.info("serving_columns: %s (TensorFlow input names are letters, digits and _)",
+                     ", ".join(f"column {column!r} is input {name!r}" for column, name in renamed.items()))
+        metadata["signatures"][COLUMNS_SIGNATURE] = {
+            "inputs": {name: f"string [batch]: the cells of column {column!r} ('' when missing)."
+                       for column, name in zip(columns, names)},
+            "input_of_column": dict(zip(columns, names)),
+            "outputs": outputs,
+            "computes": f"the columns joined with {TEXT_COLUMN_SEPARATOR!r}, then serving_default",
+        }
+    return metadata
 
 
 # --------------------------------------------------------------- versions

@@ -99,7 +99,7 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
         backup_dir: path or `None`; see `transformer_kit.resume`.
         tensorboard_dir, callbacks: passed to Keras for every member.
         streamed: `train` is file path(s) read in chunks.
-        columns: `{"text_column": ..., "label_column": ...}` for streamed files.
+        columns: `{"text_column": ..., "label_column": ..., "encoding": ...}` for streamed files.
 
     Returns:
         A `FitResult`.
@@ -252,6 +252,7 @@ def _prepare_streaming(paths, validation, test, cfg, columns):
     train_rows = sum(summary.train_label_counts.values())
     sample = _dataset(summary.sample_texts, summary.sample_labels,
                       f"{source} (random sample of {len(summary.sample_texts)} of {train_rows} training rows)")
+    sample.notes = summary.notes  # detected encoding, sniffed delimiter...: for the data report
     if validation is None and summary.validation_texts:
         validation = _dataset(summary.validation_texts, summary.validation_labels,
                               f"{source} (hashed validation part, sample of {len(summary.validation_texts)})")

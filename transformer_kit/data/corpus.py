@@ -2,7 +2,8 @@
 
 `iter_corpus_texts` reads, by file name:
 
-- `.csv` / `.tsv`: the `text_column` of each row (in chunks, so any size);
+- `.csv` / `.tsv`: the `text_column` of each row (in chunks, so any size; the
+  encoding detected and the delimiter sniffed as in `transformer_kit.data.formats`);
 - `.jsonl` / `.json` (JSON Lines): the `text_column` field of each line's object;
 - `.txt` and any other file: one document per line;
 - a directory: every such file below it, in sorted order, except that a
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from transformer_kit.data.formats import csv_dialect
 from transformer_kit.errors import DataError
 
 CHUNK_ROWS = 50_000
@@ -63,8 +65,10 @@ def _file_texts(path, text_column, whole_txt):
     kind = _kind(path)
     opener = gzip.open if path.suffix == ".gz" else open
     if kind in ("csv", "tsv"):
-        reader = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=False,
-                             chunksize=CHUNK_ROWS, compression="infer",
+        # Read as the labelled loader reads tables: encoding detected, delimiter sniffed.
+        dialect = csv_dialect(path)
+        reader = pd.read_csv(path, sep=dialect.delimiter, encoding=dialect.encoding, dtype=str,
+                             keep_default_na=False, chunksize=CHUNK_ROWS, compression="infer",
                              usecols=lambda column: column == text_column)
         for chunk in reader:
             if text_column not in chunk.columns:

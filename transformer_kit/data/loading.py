@@ -17,6 +17,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from transformer_kit.data.formats import (
+    SAMPLE_BYTES,
+    csv_dialect,
+    decoding_suggestion,
+    file_kind,
+    folder_layout,
+    join_text_columns,
+    joined_columns_note,
+    open_binary,
+    read_json_records,
+    read_parquet,
+    read_text_folder,
+    text_columns,
+)
 from transformer_kit.errors import DataError
 
 
@@ -38,8 +52,14 @@ class TextDataset:
             Reasons with zero rows are omitted.
         row_numbers: list of int. For file sources, the 1-based line number
             (header = line 1) where each kept row starts in its file, so error
-            messages and prediction outputs can point at the exact line. For a
-            DataFrame source, the 0-based position (`iloc`) in that DataFrame.
+            messages and prediction outputs can point at the exact line (JSON
+            Lines: the line; Parquet: the 1-based row; a folder: the 1-based
+            position of the file in the listing). For a DataFrame source, the
+            0-based position (`iloc`) in that DataFrame.
+        notes: list of str. How the files were read, where that is not
+            plain UTF-8 CSV with commas: a detected encoding, a sniffed
+            delimiter, a folder layout, joined text columns. The data report
+            shows them.
 
     Example:
 
@@ -54,6 +74,7 @@ class TextDataset:
     source: str
     dropped: dict = dataclasses.field(default_factory=dict)
     row_numbers: list = dataclasses.field(default_factory=list)
+    notes: list = dataclasses.field(default_factory=list)
 
     def __len__(self):
         return len(self.texts)
@@ -67,11 +88,17 @@ def load_csv_dataset(
     require_labels=True,
     drop_empty_text=True,
 ):
-    """Load labelled texts from CSV/TSV files or a DataFrame.
+    """Load labelled texts from CSV/TSV, JSON Lines or Parquet files, folders or a DataFrame.
 
-    Files ending in `.tsv` or `.tsv.gz` are read as tab-separated, everything
-    else as comma-separated; `.gz` files are decompressed on the fly. All
-    cells are read as strings, and only truly empty cells count as missing:
+    Files are read by their name (see `transformer_kit.data.formats`): `.tsv`
+    as tab-separated; `.jsonl`/`.json` as JSON Lines (fields are columns);
+    `.parquet` through pyarrow (the `parquet` extra); a folder in the
+    `text_dataset_from_directory` layout (one subfolder per class, one `.txt`
+    file per text) gives columns `file`, `text_column` and `label_column`;
+    everything else is CSV, its delimiter (`,`, `;` or tab) sniffed from the
+    header. Without `encoding`, a CSV's encoding is detected (UTF-8, GB18030,
+    Big5, Shift-JIS, cp1252) and named in `TextDataset.notes`. `.gz` files are
+    decompressed on the fly. All cells are read as strings, and only truly empty cells count as missing:
     the text `"NA"`, `"null"` or `"None"` stays text, because a spam message
     that says "NA" is data, not a missing value.
 
@@ -86,10 +113,12 @@ def load_csv_dataset(
             concatenated in order), or a `pandas.DataFrame`. Texts held in
             memory go in a DataFrame (or, to the classifier, as
             `fit(texts, labels)`); a list of texts here is an error.
-        text_column: str, default `"text"`. Column holding the texts.
+        text_column: str, default `"text"`. Column holding the texts; or a
+            list of columns, joined in that order with a line break
+            (`join_text_columns`; a missing cell counts as empty).
         label_column: str, default `"label"`. Column holding the class names.
-        encoding: str or `None`, default `None` (UTF-8). Text encoding of
-            the files, e.g. `"latin-1"`.
+        encoding: str or `None`, default `None` (detected for CSV/TSV, UTF-8
+            otherwise). Text encoding of the files, e.g. `"gb18030"`.
         require_labels: bool, default `True`. When `False` (prediction), the
             label column may be absent (then `labels` is `None`); when it is
             present, rows with an empty label are kept with label `""`.
@@ -127,34 +156,43 @@ def load_csv_dataset(
     if paths is None:
         frame = source.reset_index(drop=True)
         description = "DataFrame"
-        row_numbers = list(range(len(frame)))
+        row_numbers, notes = list(range(len(frame))), []
         if frame.empty:
             raise DataError(
                 "The DataFrame passed as data has no rows. Pass a DataFrame "
                 f"with a {text_column!r} column and at least one row."
             )
     else:
-        frames, row_numbers = [], []
+        frames, row_numbers, notes = [], [], []
         for path in paths:
-            part, lines = _read_file(Path(path), encoding)
+            part, lines, read_notes = _read_file(Path(path), encoding, text_column, label_column)
             frames.append(part)
             row_numbers.extend(lines)
+            notes.extend(read_notes)
         # A missing column is reported per file by _require_column below, on
         # the concatenated frame it would show up as NaN cells instead.
         for path, part in zip(paths, frames):
-            _require_column(part, text_column, "text", str(path))
+            for column in text_columns(text_column):
+                _require_column(part, column, "text", str(path))
             if require_labels:
                 _require_column(part, label_column, "label", str(path))
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         description = " + ".join(str(p) for p in paths)
 
-    _require_column(frame, text_column, "text", description)
+    columns = text_columns(text_column)
+    for column in columns:
+        _require_column(frame, column, "text", description)
     has_labels = label_column in frame.columns
     if require_labels:
         _require_column(frame, label_column, "label", description)
+    if len(columns) > 1:
+        notes.append(joined_columns_note(columns))
+    for column in columns:
+        _require_text_cells(frame[column], column, description, row_numbers, paths is not None)
 
-    missing_text = frame[text_column].map(_is_missing).astype(bool)
-    texts = pd.Series(as_text_list(frame[text_column]), index=frame.index, dtype=object)
+    joined_texts, missing_text = join_text_columns(frame, columns, as_text_list)
+    missing_text = missing_text.astype(bool)
+    texts = pd.Series(joined_texts, index=frame.index, dtype=object)
     empty_text = ~missing_text & (texts.str.strip() == "")
     keep = pd.Series(True, index=frame.index)
     dropped = {}
@@ -190,13 +228,14 @@ def load_csv_dataset(
         source=description,
         dropped=dropped,
         row_numbers=[n for n, k in zip(row_numbers, kept_rows) if k],
+        notes=notes,
     )
 
 
-_TABLE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".gz", ".txt")
+_TABLE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".gz", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 
 
-def as_text_dataset(data, labels=None, text_column="text", label_column="label", role="data"):
+def as_text_dataset(data, labels=None, text_column="text", label_column="label", role="data", encoding=None):
     """Any of the forms `TextClassifier` accepts, as a `TextDataset`.
 
     Args:
@@ -206,6 +245,7 @@ def as_text_dataset(data, labels=None, text_column="text", label_column="label",
         labels: one label per text, or `None`.
         text_column, label_column: column names in files and DataFrames.
         role: what the data is for, in error messages.
+        encoding: the files' encoding, as in `load_csv_dataset`.
 
     Returns:
         A `TextDataset`.
@@ -226,7 +266,7 @@ def as_text_dataset(data, labels=None, text_column="text", label_column="label",
             raise DataError(f"The {role} has {len(texts)} texts but {len(labels)} labels; give one label per text.")
         # Through the loader, so labels and empty texts follow the file rules.
         return load_csv_dataset(pd.DataFrame({"text": data[0], "label": labels}), "text", "label")
-    return load_csv_dataset(data, text_column=text_column, label_column=label_column)
+    return load_csv_dataset(data, text_column=text_column, label_column=label_column, encoding=encoding)
 
 
 def data_file_paths(source):
@@ -333,24 +373,30 @@ def _shorten(text, limit=60, quote=True):
     return repr(text) if quote else text
 
 
-def _read_file(path, encoding):
-    """Read one file as strings; return (frame, 1-based line of each row)."""
+def _read_file(path, encoding, text_column="text", label_column="label"):
+    """Read one file or folder as strings; return (frame, 1-based line of each row, notes)."""
     if not path.exists():
         raise DataError(_missing_file_message(path))
     if path.is_dir():
-        inside = sorted(p.name for p in path.iterdir() if _is_table_file(p))[:5]
-        hint = f" It contains: {', '.join(inside)}." if inside else ""
-        raise DataError(
-            f"{path} is a directory, not a data file.{hint} Pass the path of a "
-            ".csv or .tsv file."
-        )
+        return _read_folder(path, encoding, text_column, label_column)
     if path.stat().st_size == 0:
         raise DataError(
             f"{path} is empty (0 bytes). Pass a CSV file with a header row "
             "such as 'text,label' followed by one row per example."
         )
-    sep = "\t" if _is_tsv(path) else ","
-    encoding = encoding or "utf-8"
+    kind = file_kind(path)
+    if kind in ("jsonl", "parquet"):
+        if kind == "jsonl":
+            parts = list(read_json_records(path, encoding))
+        else:
+            parts = list(read_parquet(path))
+        frame = pd.concat([part for part, _ in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
+        if frame.empty:
+            raise DataError(f"{path} holds no records. Add one record (row) per example.")
+        return frame, [number for _, numbers in parts for number in numbers], []
+    dialect = csv_dialect(path, encoding)
+    sep, encoding = dialect.delimiter, dialect.encoding
+    file_type = {"\t": "TSV", ";": "semicolon-separated CSV"}.get(sep, "CSV")
     try:
         frame = pd.read_csv(
             path,
@@ -364,11 +410,12 @@ def _read_file(path, encoding):
             compression="infer",
         )
     except UnicodeDecodeError as error:
-        raise DataError(_decode_error_message(path, encoding, error)) from None
+        raise DataError(_decode_error_message(path, encoding, error, dialect.encoding_detected)) from None
     except LookupError as error:  # Unknown codec name.
         raise DataError(
             f"Unknown encoding {encoding!r} for {path}: {error}. Pass a valid "
-            "Python codec name, e.g. --encoding latin-1 or --encoding utf-16."
+            "Python codec name, e.g. --encoding gb18030, --encoding cp1252 or --encoding utf-16, "
+            "or leave --encoding out to have it detected."
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(
@@ -378,11 +425,12 @@ def _read_file(path, encoding):
     except pd.errors.ParserError as error:
         line = re.search(r"line (\d+)", str(error))
         where = f" at line {line.group(1)}" if line else ""
+        separator_name = {"\t": "tabs", ";": "semicolons"}.get(sep, "commas")
         raise DataError(
-            f"{path} could not be parsed as a {'TSV' if sep == chr(9) else 'CSV'} "
+            f"{path} could not be parsed as a {file_type} "
             f"file{where}: {str(error).strip()}. A row probably has more "
             "fields than the header: put texts that contain "
-            f"{'tabs' if sep == chr(9) else 'commas'} or line breaks in double "
+            f"{separator_name} or line breaks in double "
             'quotes (and double any quote inside them: "").'
         ) from None
     except (OSError, EOFError) as error:  # e.g. a .gz file that is not gzip.
@@ -395,7 +443,25 @@ def _read_file(path, encoding):
             f"{path} has a header ({', '.join(map(str, frame.columns))}) but no "
             "data rows. Add one row per example below the header."
         )
-    return frame, _record_start_lines(path, sep, encoding, len(frame))
+    note = dialect.describe(path)
+    return frame, _record_start_lines(path, sep, encoding, len(frame)), [note] if note else []
+
+
+def _read_folder(path, encoding, text_column, label_column):
+    columns = text_columns(text_column)
+    if len(columns) > 1:
+        raise DataError(
+            f"{path} is a folder of .txt files, one text per file: it has no columns to join. "
+            "Pass a single --text-column (or none) with a folder."
+        )
+    (frame, numbers), = read_text_folder(path, columns[0], label_column, encoding)
+    layout = folder_layout(path)
+    if layout[0][0] is None:
+        note = f"{path}: a folder of {len(frame)} .txt files, one text each, no class subfolders (no labels)"
+    else:
+        note = (f"{path}: a folder of {len(frame)} .txt files in {len(layout)} class subfolders, one text per file, "
+                "labelled by subfolder name")
+    return frame, numbers, [note]
 
 
 def _record_start_lines(path, sep, encoding, expected_rows):
@@ -452,6 +518,21 @@ def _require_column(frame, column, role, description):
     elif len(found) == 1 and ";" in found[0]:
         message += " The header contains ';': save the file with commas as separators."
     raise DataError(message)
+
+
+def _require_text_cells(column_values, column, description, row_numbers, from_file):
+    """A JSON list or object (or Parquet nested value) where a text belongs is an error, not its repr."""
+    nested = column_values.map(lambda value: isinstance(value, (list, dict, tuple, np.ndarray)))
+    if not nested.any():
+        return
+    position = int(np.flatnonzero(nested.to_numpy())[0])
+    value = column_values.iloc[position]
+    where = f"line {row_numbers[position]}" if from_file else f"row {row_numbers[position]}"
+    raise DataError(
+        f"{description}, {where}: the text column {column!r} holds a {type(value).__name__} "
+        f"({_shorten(repr(value), quote=False)}), not a text. Pass a column of strings with --text-column, "
+        "or join the parts into one string first."
+    )
 
 
 def _closest_column(column, role, found):
@@ -543,7 +624,7 @@ def _is_tsv(path):
 
 def _is_table_file(path):
     name = path.name.lower()
-    return path.is_file() and name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
+    return path.is_file() and name.endswith(_TABLE_ENDINGS) and not name.endswith((".txt", ".gz"))
 
 
 def _missing_file_message(path):
@@ -562,30 +643,31 @@ def _missing_file_message(path):
     return message
 
 
-def _decode_error_message(path, encoding, error):
-    """Point at the first undecodable byte, with its absolute offset and line.
+def _decode_error_message(path, encoding, error, detected=False):
+    """Point at the first undecodable byte, with its absolute offset and line, and name the likely encoding.
 
     pandas decodes in chunks, so the offset in its exception is relative to a
     chunk; decoding the whole file once (only on this error path) gives the
     true position.
     """
-    offset, line = None, None
+    offset, line, raw = None, None, b""
     try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+        with open_binary(path) as handle:
+            raw = handle.read()
         raw.decode(encoding)
     except UnicodeDecodeError as full_error:
         offset = full_error.start
         line = raw[:offset].count(b"\n") + 1
         bad = raw[offset : offset + 1]
-    except OSError:
+    except (OSError, EOFError):
         pass
     if offset is None:
         where, bad = "", error.object[error.start : error.start + 1]
     else:
         where = f" at byte offset {offset} (line {line})"
-    return (
-        f"{path} is not valid {encoding}: byte 0x{bad.hex()}{where} cannot be "
-        "decoded. Pass the file's encoding, e.g. encoding='latin-1' "
-        "(--encoding latin-1) or 'cp1252', or re-save the file as UTF-8."
-    )
-
+    how = f" (the encoding detected from its first {SAMPLE_BYTES >> 20} MiB)" if detected else ""
+    suggestion = decoding_suggestion(raw[: (offset or 0) + SAMPLE_BYTES]) if raw else ""
+    if not suggestion:
+        suggestion = ("Pass the file's encoding with --encoding (e.g. gb18030 for Chinese, cp1252 for Western "
+                      "European text), or re-save the file as UTF-8.")
+    return f"{path} is not valid {encoding}{how}: byte 0x{bad.hex()}{where} cannot be decoded. {suggestion}"

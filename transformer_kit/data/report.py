@@ -109,7 +109,9 @@ def build_data_report(train, validation=None, test=None, token_lengths=None, seq
         `classes` {label: rows}, `num_classes`, `imbalance_ratio` (largest /
         smallest class), `duplicate_texts` (rows whose text already occurred
         earlier in the same split), `conflicting_duplicates` (distinct texts
-        that occur with more than one label)), `"overlap"` (`train_validation`
+        that occur with more than one label), `read_as` (notes on how the
+        files were read: a detected encoding, a sniffed delimiter, a folder
+        layout, joined text columns; see `TextDataset.notes`)), `"overlap"` (`train_validation`
         and `train_test`: rows of that split whose text also occurs in
         train), `"token_lengths"` (p50, p90, p95, p99, max, mean),
         `"sequence_length"`, `"truncated_fraction"` (share of training texts
@@ -199,6 +201,8 @@ def format_data_report(report):
             lines.append(f"{label:<{width}}" + "".join(f"{c:>18}" for c in cells))
 
     for name, info in splits.items():
+        for note in info.get("read_as", []):
+            lines.append(f"Read {name}: {note}")
         if "label_sets" in info:
             sets = info["label_sets"]
             pairs = ", ".join(f"{a}+{b} {n}" for a, b, n in sets["top_pairs"]) or "none"
@@ -261,6 +265,8 @@ def _describe_split(split):
         ),
         "duplicate_texts": len(split.texts) - len(set(split.texts)),
         "conflicting_duplicates": sum(len(s) > 1 for s in text_labels.values()),
+        # How the files were read (detected encoding, sniffed delimiter, folder, joined columns).
+        "read_as": list(getattr(split, "notes", [])),
     }
 
 

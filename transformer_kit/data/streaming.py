@@ -27,7 +27,24 @@ import pandas as pd
 import tensorflow as tf
 
 from transformer_kit.config import TrainingConfig
-from transformer_kit.data.loading import _is_tsv, _labels_to_strings, _missing_file_message, data_file_paths
+from transformer_kit.data.formats import (
+    csv_dialect,
+    file_kind,
+    folder_bytes,
+    join_text_columns,
+    joined_columns_note,
+    read_json_records,
+    read_parquet,
+    read_text_folder,
+    text_columns,
+)
+from transformer_kit.data.loading import (
+    _decode_error_message,
+    _labels_to_strings,
+    _missing_file_message,
+    as_text_list,
+    data_file_paths,
+)
 from transformer_kit.data.pipeline import PREFETCH_BATCHES, _pad_to_multiple, _token_ids, with_input_options
 from transformer_kit.errors import DataError
 
@@ -51,6 +68,7 @@ class CsvSummary:
             most `sample_size` training-part rows.
         validation_texts, validation_labels: lists, the same for the
             validation part (at most `sample_size // 5` rows).
+        notes: list of str, how the files were read (see `TextDataset.notes`).
     """
 
     num_rows: int
@@ -60,6 +78,7 @@ class CsvSummary:
     sample_labels: list
     validation_texts: list
     validation_labels: list
+    notes: list = dataclasses.field(default_factory=list)
 
 
 def should_stream(source, streaming):
@@ -77,48 +96,83 @@ def should_stream(source, streaming):
     if streaming is True and paths is None:
         raise DataError(_NOT_FILES)
     if streaming == "auto" and paths is not None:
-        return sum(path.stat().st_size for path in paths if path.is_file()) > AUTO_STREAMING_BYTES
+        return sum(_size(path) for path in paths) > AUTO_STREAMING_BYTES
     return bool(streaming) and streaming != "auto"
 
 
 def iter_csv_chunks(paths, text_column="text", label_column="label", encoding=None, chunk_rows=CHUNK_ROWS):
     """Yield `(texts, labels)` lists of at most `chunk_rows` usable rows.
 
-    Cells are read exactly as `load_csv_dataset` reads them (all strings;
-    only an empty cell is missing; labels stripped); rows without text or
-    label are skipped.
+    Any input `load_csv_dataset` reads (CSV/TSV with the same encoding
+    detection and delimiter sniffing, JSON Lines, Parquet, a folder of
+    `.txt` files), read piece by piece, and its cells exactly as
+    `load_csv_dataset` reads them (all strings; only an empty cell is
+    missing; labels stripped; several text columns joined); rows without
+    text or label are skipped.
 
     Args:
-        paths: a path or list of paths (CSV, TSV, optionally `.gz`).
-        text_column, label_column: column names.
-        encoding: file encoding, default UTF-8.
+        paths: a path or list of paths (CSV, TSV, JSON Lines, optionally
+            `.gz`; Parquet; folders).
+        text_column: str, or a list of columns to join.
+        label_column: str.
+        encoding: file encoding, default detected (CSV/TSV) or UTF-8.
         chunk_rows: int.
 
     Yields:
         `(texts, labels)`, two lists of str of equal length.
     """
+    columns = text_columns(text_column)
     for path in _as_paths(paths):
-        if not path.is_file():
+        if not path.exists():
             raise DataError(_missing_file_message(path))
-        reader = pd.read_csv(
-            path,
-            sep="\t" if _is_tsv(path) else ",",
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding=encoding or "utf-8",
-            compression="infer",
-            chunksize=chunk_rows,
-            usecols=lambda column: column in (text_column, label_column),
-        )
-        for chunk in reader:
-            for column, role in ((text_column, "text"), (label_column, "label")):
+        for chunk in _table_chunks(path, columns, label_column, encoding, chunk_rows):
+            for column, role in [*((column, "text") for column in columns), (label_column, "label")]:
                 if column not in chunk.columns:
                     raise DataError(f"{path}: no {role} column {column!r}. Pass the right name with --{role}-column.")
-            texts = chunk[text_column]
+            texts, missing = join_text_columns(chunk, columns, as_text_list)
+            texts = pd.Series(texts, index=chunk.index, dtype=object)
             labels = _labels_to_strings(chunk[label_column])
-            keep = texts.notna() & (texts.fillna("").str.strip() != "") & (labels != "")
+            keep = ~missing.astype(bool) & (texts.str.strip() != "") & (labels != "")
             yield texts[keep].tolist(), labels[keep].tolist()
+
+
+def _table_chunks(path, columns, label_column, encoding, chunk_rows):
+    """DataFrames of at most `chunk_rows` rows of one file or folder, as `load_csv_dataset` reads it."""
+    kind = file_kind(path)
+    if kind == "folder":
+        for frame, _ in read_text_folder(path, columns[0], label_column, encoding, chunk_rows):
+            yield frame
+        return
+    if kind == "jsonl":
+        for frame, _ in read_json_records(path, encoding, chunk_rows):
+            yield frame
+        return
+    if kind == "parquet":
+        for frame, _ in read_parquet(path, [*columns, label_column], chunk_rows):
+            yield frame
+        return
+    dialect = csv_dialect(path, encoding)
+    reader = pd.read_csv(
+        path,
+        sep=dialect.delimiter,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        encoding=dialect.encoding,
+        compression="infer",
+        chunksize=chunk_rows,
+        usecols=lambda column: column in (*columns, label_column),
+    )
+    try:
+        yield from reader
+    except UnicodeDecodeError as error:
+        raise DataError(_decode_error_message(path, dialect.encoding, error, dialect.encoding_detected)) from None
+
+
+def _size(path):
+    if path.is_dir():
+        return folder_bytes(path)
+    return path.stat().st_size if path.is_file() else 0
 
 
 def is_validation_text(text, fraction):
@@ -183,7 +237,22 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
         sample_labels=samples[False][1],
         validation_texts=samples[True][0],
         validation_labels=samples[True][1],
+        notes=source_notes(paths, text_column, encoding),
     )
+
+
+def source_notes(paths, text_column="text", encoding=None):
+    """How streaming reads `paths`, as `load_csv_dataset`'s `TextDataset.notes` would say it."""
+    notes = []
+    for path in _as_paths(paths):
+        kind = file_kind(path)
+        if kind in ("csv", "tsv"):
+            notes.append(csv_dialect(path, encoding).describe(path))
+        elif kind == "folder":
+            notes.append(f"{path}: a folder of .txt files in class subfolders, one text per file, "
+                         "labelled by subfolder name")
+    notes.append(joined_columns_note(text_columns(text_column)))
+    return [note for note in notes if note]
 
 
 def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, part="train",
@@ -251,7 +320,8 @@ def class_counts_array(counts, encoder):
     return np.asarray([counts.get(name, 0) for name in encoder.classes_], dtype="int64")
 
 
-_NOT_FILES = "Streaming mode reads CSV files: pass the training data as a path (or list of paths)."
+_NOT_FILES = ("Streaming mode reads CSV files (or JSON Lines, Parquet, folders): pass the training data as a path "
+              "(or list of paths).")
 
 
 def _as_paths(source):
