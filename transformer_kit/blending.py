@@ -14,6 +14,7 @@ import logging
 import numpy as np
 
 from transformer_kit.data import stratified_split
+from transformer_kit.data.splitting import random_split
 from transformer_kit.inference import CompiledScorer, build_inference_model, parts_model
 from transformer_kit.ngram import choose_ngram_weight, fit_ngram_classifier
 
@@ -29,8 +30,16 @@ def fit_ngram_branch(texts, label_ids, num_classes, split_mode, training_config,
     return fit_ngram_classifier(
         texts, label_ids, num_classes, split=split_mode, max_tokens=cfg.ngram_max_tokens,
         min_df=cfg.ngram_min_df, c=cfg.ngram_c, class_weight=cfg.class_weight, seed=cfg.seed,
-        warm_start=warm_start,
+        warm_start=warm_start, multi_label=cfg.multi_label,
     )
+
+
+def validation_split(labels, training_config, seed):
+    """The rows a member holds out: stratified by class, or at random for label sets."""
+    cfg = training_config
+    if cfg.multi_label:
+        return random_split(len(labels), test_size=cfg.validation_fraction, seed=seed)
+    return stratified_split(labels, test_size=cfg.validation_fraction, seed=seed)
 
 
 def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, num_classes, training_config):
@@ -41,12 +50,14 @@ def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, 
     scored there.
 
     Returns:
-        `(weight, n-gram model)`: the model fitted without the split, whose
-        weights then start the final fit on all the training texts (which so
-        converges in a fraction of the iterations).
+        `(weight, n-gram model, held-out rows, held-out blend)`: the model
+        fitted without the split, whose weights then start the final fit on
+        all the training texts (which so converges in a fraction of the
+        iterations); the split's row indices and the blended probabilities
+        there (for multi-label thresholds).
     """
     cfg = training_config
-    fit_index, held_out = stratified_split(labels, test_size=cfg.validation_fraction, seed=cfg.seed)
+    fit_index, held_out = validation_split(labels, cfg, cfg.seed)
     held_out_texts = [texts[i] for i in held_out]
     log.info(
         "\nChoosing the n-gram model's weight in the blend: fitting it without transformer 1's "
@@ -58,9 +69,13 @@ def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, 
     )
     view = parts_model(build_inference_model(preprocessor, [first_member], ngram))
     transformer, ngram_probabilities = CompiledScorer(view)(held_out_texts)
-    weight = choose_ngram_weight(transformer, ngram_probabilities, label_ids[held_out])
-    log.info("N-gram model weight in the blend, chosen on %d held-out texts: %.2f", len(held_out), weight)
-    return weight, ngram
+    if cfg.ngram_weight == "auto":
+        weight = choose_ngram_weight(transformer, ngram_probabilities, label_ids[held_out])
+        log.info("N-gram model weight in the blend, chosen on %d held-out texts: %.2f", len(held_out), weight)
+    else:
+        weight = float(cfg.ngram_weight)
+    blended = (1.0 - weight) * transformer + weight * ngram_probabilities
+    return weight, ngram, held_out, blended
 
 
 def validation_ngram_weight(model, texts, label_ids):

@@ -14,17 +14,19 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from transformer_kit import config as config_lib
 from transformer_kit.data.formats import join_text_columns, text_columns
+from transformer_kit.data.label_sets import DEFAULT_SEPARATOR, as_label_set_dataset
 from transformer_kit.data.loading import as_text_dataset, as_text_list
 from transformer_kit.data.streaming import should_stream
 from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
-from transformer_kit.evaluation import evaluate_probabilities
+from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.export import export_saved_model
 from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
 from transformer_kit.logs import quiet_unless
 from transformer_kit.saving import load_run, save_run
+from transformer_kit.thresholds import apply_thresholds
 
 SETTING_NAMES = tuple(
     field.name
@@ -59,13 +61,28 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             `load_csv_dataset`) and reads other files as UTF-8.
         verbose: 0 (silent), 1 (messages and progress bars) or 2 (messages,
             one line per epoch).
+        label_separator: multi-label only: the separator between labels in
+            one label cell (default `"|"`, as in `"anger|fear"`).
+        label_columns: multi-label only: names of 0/1 columns, one per
+            label, instead of one delimited `label_column`.
         **settings: e.g. `epochs=5`, `embed_dim=128`, `seed=1`,
-            `class_weight="balanced"`, `ngram_weight=0`.
+            `class_weight="balanced"`, `ngram_weight=0`, `multi_label=True`.
+
+    Multi-label (`multi_label=True`): a text carries a set of labels,
+    possibly empty. `y` holds per text a delimited string (`"anger|fear"`,
+    `""` for none), an iterable of names, or a 0/1 matrix (a DataFrame's
+    columns name the labels). Each label gets a sigmoid, the n-gram model is
+    one-vs-rest, and each label a decision threshold chosen on held-out data
+    to maximize its F1 (`thresholds_`; see `transformer_kit.thresholds`).
+    `predict` then returns a list with a tuple of labels per text.
 
     Attributes (after `fit` or `load`):
         model_: the inference `keras.Model` from strings to probabilities.
         classes_: numpy array of class names; column `i` of `predict_proba`
             is `classes_[i]`.
+        thresholds_: multi-label only: float array, the decision threshold
+            of each label (assign a float or an array to override; `save`
+            and `export` keep it); `None` for single-label classifiers.
         history_: `pandas.DataFrame`, one row per transformer and epoch.
         metrics_: dict with `"validation"` and/or `"test"` metrics.
         data_report_: dict, see `transformer_kit.data.build_data_report`.
@@ -82,19 +99,22 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, preset="default", text_column="text", label_column="label", verbose=1, encoding=None,
-                 **settings):
+                 label_separator=DEFAULT_SEPARATOR, label_columns=None, **settings):
         self.preset = preset
         self.text_column = text_column
         self.label_column = label_column
         self.encoding = encoding
         self.verbose = verbose
+        self.label_separator = label_separator
+        self.label_columns = label_columns
         self._other_settings = {k: v for k, v in settings.items() if k not in SETTING_NAMES}
         for name in SETTING_NAMES:
             setattr(self, name, settings.get(name))
 
     def get_params(self, deep=True):
         """The estimator's parameters, settings included (scikit-learn's contract)."""
-        names = ("preset", "text_column", "label_column", "verbose", "encoding", *SETTING_NAMES)
+        names = ("preset", "text_column", "label_column", "verbose", "encoding", "label_separator", "label_columns",
+                 *SETTING_NAMES)
         return {**{name: getattr(self, name) for name in names}, **self._other_settings}
 
     def _configs(self):
@@ -127,7 +147,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         model_config, training_config = self._configs()
         # First, before any TensorFlow op: a multi-worker strategy sets up the runtime.
         strategy = make_strategy(training_config.strategy)
-        streamed = y is None and should_stream(X, training_config.streaming)
+        streamed = y is None and not training_config.multi_label and should_stream(X, training_config.streaming)
         train = X if streamed else self._dataset(X, y, "training data")
         validation = None if validation is None else self._dataset(validation, None, "validation data")
         test = None if test is None else self._dataset(test, None, "test data")
@@ -149,6 +169,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(result.label_encoder.classes_, dtype=object)
         self.history_, self.metrics_, self.data_report_ = result.history, result.metrics, result.data_report
         self.sources_, self.resumed_ = result.sources, result.resumed
+        self.thresholds_ = None if result.thresholds is None else np.asarray(result.thresholds, dtype=float)
         self._scorer = None
 
     # -------------------------------------------------------------- predict
@@ -178,8 +199,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return as_text_list(X)
 
     def predict(self, X):
-        """Predicted class names for raw texts, as a numpy array (dtype object)."""
+        """Predicted class names for raw texts, as a numpy array (dtype object).
+
+        Multi-label: a list with, per text, the tuple of labels whose
+        probability reaches their threshold (`thresholds_`), possibly empty.
+        """
         probabilities = self.predict_proba(X).to_numpy()
+        if self.multi_label:
+            return self.label_encoder_.decode(apply_thresholds(probabilities, self.thresholds_))
         return self.classes_[probabilities.argmax(axis=1)] if len(probabilities) else self.classes_[:0]
 
     def evaluate(self, X, y=None):
@@ -194,17 +221,26 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             dict: accuracy, macro precision/recall/F1, per-class metrics,
             ROC-AUC (binary), confusion matrix and the scikit-learn
             classification report (see `evaluate_probabilities`).
+            Multi-label: micro/macro/sample F1, exact match, Hamming loss
+            and per-label metrics at `thresholds_` (see
+            `evaluate_label_sets`).
         """
         self._require_fitted()
         dataset = self._dataset(X, y, "evaluation data")
         true_ids = self.label_encoder_.encode(dataset.labels, source=dataset.source)
-        return evaluate_probabilities(true_ids, self.predict_proba(dataset.texts).to_numpy(), list(self.classes_))
+        probabilities = self.predict_proba(dataset.texts).to_numpy()
+        if self.multi_label:
+            return evaluate_label_sets(true_ids, probabilities, list(self.classes_), self.thresholds_)
+        return evaluate_probabilities(true_ids, probabilities, list(self.classes_))
 
     def score(self, X, y=None, sample_weight=None):
-        """Accuracy on labelled texts (scikit-learn's `score`)."""
+        """Accuracy on labelled texts (scikit-learn's `score`); multi-label: exact-match accuracy."""
         if sample_weight is not None:
+            if self.multi_label:
+                raise ValueError("`sample_weight` is not supported by a multi-label classifier's score.")
             return super().score(X, y, sample_weight=sample_weight)
-        return self.evaluate(X, y)["accuracy"]
+        result = self.evaluate(X, y)
+        return result["exact_match"] if self.multi_label else result["accuracy"]
 
     @property
     def sequence_length_(self):
@@ -248,6 +284,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # -------------------------------------------------------------- helpers
 
     def _dataset(self, data, labels, role):
+        if self.multi_label:
+            return as_label_set_dataset(data, labels, self.text_column, self.label_column, self.label_columns,
+                                        self.label_separator, role, encoding=self.encoding)
         return as_text_dataset(data, labels, self.text_column, self.label_column, role, encoding=self.encoding)
 
     def _require_fitted(self):
@@ -259,8 +298,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def __repr__(self, N_CHAR_MAX=700):
         shown = {k: v for k, v in self.get_params().items() if v is not None}
-        shown = {k: v for k, v in shown.items() if (k, v) not in _DEFAULT_PARAMS}
+        shown = {k: v for k, v in shown.items() if k not in _DEFAULT_PARAMS or _DEFAULT_PARAMS[k] != v}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
-_DEFAULT_PARAMS = {("preset", "default"), ("text_column", "text"), ("label_column", "label"), ("verbose", 1)}
+_DEFAULT_PARAMS = {"preset": "default", "text_column": "text", "label_column": "label", "verbose": 1,
+                   "label_separator": DEFAULT_SEPARATOR}

@@ -32,6 +32,8 @@ from transformer_kit.config import (
 )
 
 EXIT_USAGE = 2
+# As transformer_kit.data.label_sets.DEFAULT_SEPARATOR (not imported: --help stays light).
+DEFAULT_LABEL_SEPARATOR = "|"
 DEFAULT_TEST_FRACTION = 0.1
 LOG_LEVELS = {"quiet": logging.WARNING, "normal": logging.INFO, "verbose": logging.DEBUG}
 
@@ -45,6 +47,8 @@ examples:
       --class-weight balanced --epochs 5 --seed 1 --output runs/reviews
   transformer-kit train aclImdb/train --test-data aclImdb/test     # folders: one subfolder per class
   transformer-kit train news.jsonl --text-column title --text-column body --label-column topic
+  transformer-kit train goemotions_train.csv --label-column labels --multi-label \\
+      --validation-data goemotions_dev.csv --output runs/emotions      # labels like "joy|surprise"
 """
 
 PREDICT_EXAMPLES = """\
@@ -147,6 +151,24 @@ def build_parser():
         choices=["balanced", "none"],
     )
     _setting(hyper, "seed", int, "N", "Random seed; the same seed gives the same model.")
+    hyper.add_argument(
+        "--multi-label",
+        dest="multi_label",
+        action="store_const",
+        const=True,
+        help="Each text may carry several labels, or none: LABEL_COLUMN holds them joined with "
+        "--label-separator (an empty cell means no label), or --label-columns names one 0/1 column per "
+        "label. Trains one sigmoid per label and chooses each label's decision threshold on held-out data. "
+        "Default: False.",
+    )
+    _setting(
+        hyper,
+        "threshold",
+        _auto_or(float, "a number in (0, 1)"),
+        "T",
+        "Multi-label decision threshold: 'auto' chooses one per label to maximize its F1 on held-out "
+        "data (labels with fewer than 5 held-out examples share one), or a number used for every label.",
+    )
     _setting(
         hyper,
         "ensemble_size",
@@ -399,6 +421,18 @@ def _add_scoring_arguments(parser, data, output_help, labels, run_help=None):
     parser.add_argument(data[0], metavar=data[1], help=data[2])
     _add_column_arguments(parser, labels=labels, defaults_from_run=True)
     parser.add_argument("--output", metavar="FILE", help=output_help)
+    parser.add_argument(
+        "--threshold", type=float, metavar="T",
+        help="Multi-label: use this decision threshold for every label instead of the run's "
+        "per-label thresholds.",
+    )
+
+
+def _column_list(value):
+    columns = [column.strip() for column in value.split(",") if column.strip()]
+    if len(columns) < 2:
+        raise argparse.ArgumentTypeError(f"expected two or more comma-separated column names, got {value!r}")
+    return columns
 
 
 def _add_column_arguments(parser, labels, defaults_from_run=False):
@@ -416,6 +450,17 @@ def _add_column_arguments(parser, labels, defaults_from_run=False):
     if labels:
         parser.add_argument(
             "--label-column", default=default_label, metavar="NAME", help=f"Column holding the labels.{suffix}"
+        )
+        parser.add_argument(
+            "--label-columns", metavar="A,B,C", type=_column_list,
+            help="Multi-label: one 0/1 column per label, comma-separated, instead of --label-column."
+            + (" Default: as in training." if defaults_from_run else ""),
+        )
+    if labels or defaults_from_run:
+        parser.add_argument(
+            "--label-separator", default=None if defaults_from_run else DEFAULT_LABEL_SEPARATOR, metavar="SEP",
+            help="Multi-label: the separator between labels in one cell (and in predict's "
+            "'predicted_labels' column)." + (suffix if defaults_from_run else " Default: %(default)s."),
         )
     parser.add_argument(
         "--encoding",
@@ -438,7 +483,9 @@ def run_train(args):
 
     from transformer_kit.classifier import TextClassifier
     from transformer_kit.data import load_csv_dataset, stratified_split
+    from transformer_kit.data.label_sets import as_label_set_dataset
     from transformer_kit.data.loading import TextDataset
+    from transformer_kit.data.splitting import random_split
     from transformer_kit.data.streaming import should_stream
     from transformer_kit.distribution import is_chief, worker_name
     from transformer_kit.evaluation import format_metrics
@@ -454,17 +501,26 @@ def run_train(args):
         text_column=text_column,
         label_column=args.label_column,
         encoding=args.encoding,  # for files streamed in chunks; the others are read below
+        label_separator=args.label_separator,
+        label_columns=args.label_columns,
         # Progress bars for a terminal; one line per epoch for logs and pipes.
         verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),
         **settings,
     )
 
+    multi_label = training_config.multi_label
+    if args.label_columns and not multi_label:
+        raise ValueError("--label-columns gives several labels per text; add --multi-label.")
+
     def load(source, purpose):
         log.info("Reading %s (%s)", source if isinstance(source, str) else ", ".join(source), purpose)
+        if multi_label:
+            return as_label_set_dataset(source, None, text_column, args.label_column, args.label_columns,
+                                        args.label_separator, encoding=args.encoding)
         return load_csv_dataset(source, text_column, args.label_column, encoding=args.encoding)
 
     data = args.data if len(args.data) > 1 else args.data[0]
-    streaming = should_stream(data, training_config.streaming)
+    streaming = should_stream(data, training_config.streaming) and not multi_label
     if streaming:
         log.info("Streaming %s in chunks (training data, not read into memory)", ", ".join(args.data))
         train = data
@@ -473,13 +529,17 @@ def run_train(args):
     validation = load(args.validation_data, "validation data, for early stopping") if args.validation_data else None
     test = load(args.test_data, "test data, scored after training") if args.test_data else None
     if test is None and args.test_fraction > 0 and not streaming:
-        train_index, test_index = stratified_split(
-            train.labels, test_size=args.test_fraction, seed=training_config.seed
-        )
+        if multi_label:
+            train_index, test_index = random_split(len(train), test_size=args.test_fraction, seed=training_config.seed)
+        else:
+            train_index, test_index = stratified_split(
+                train.labels, test_size=args.test_fraction, seed=training_config.seed
+            )
         train, test = _subset(train, train_index, TextDataset), _subset(train, test_index, TextDataset, held_out=True)
         log.info(
-            "Holding out %d of %d texts (%s, stratified) as test set, to score the model after training",
+            "Holding out %d of %d texts (%s, %s) as test set, to score the model after training",
             len(test.texts), len(train.texts) + len(test.texts), f"{args.test_fraction:.0%}",
+            "at random" if multi_label else "stratified",
         )
 
     # Hidden, resumable state: BackupAndRestore and finished transformers.
@@ -548,12 +608,23 @@ def run_evaluate(args):
 
     log.info("Loading the classifier in %s to score it on %s", args.run_dir, args.data)
     classifier = TextClassifier.load(args.run_dir, verbose=0)
-    dataset = load_csv_dataset(
-        args.data,
-        _text_column(args.text_column) or classifier.text_column,
-        args.label_column or classifier.label_column,
-        encoding=args.encoding,
-    )
+    if classifier.multi_label:
+        from transformer_kit.data.label_sets import as_label_set_dataset
+
+        if args.threshold is not None:
+            classifier.thresholds_ = args.threshold
+        dataset = as_label_set_dataset(
+            args.data, None, _text_column(args.text_column) or classifier.text_column,
+            args.label_column or classifier.label_column, args.label_columns or classifier.label_columns,
+            args.label_separator or classifier.label_separator, encoding=args.encoding,
+        )
+    else:
+        dataset = load_csv_dataset(
+            args.data,
+            _text_column(args.text_column) or classifier.text_column,
+            args.label_column or classifier.label_column,
+            encoding=args.encoding,
+        )
     metrics = classifier.evaluate(dataset)
     print(format_metrics(metrics, title=f"Metrics on {args.data} ({metrics['num_examples']} texts)"))
     if args.output:
@@ -584,7 +655,17 @@ def run_predict(args):
         )
     probabilities = predictor.predict_proba(dataset.texts)
     frame = dataset.frame.copy()
-    frame["predicted_label"] = [predictor.classes[i] for i in probabilities.to_numpy().argmax(axis=1)]
+    if predictor.thresholds is not None:  # multi-label
+        import numpy as np
+
+        thresholds = predictor.thresholds if args.threshold is None else args.threshold
+        chosen = probabilities.to_numpy() >= np.asarray(thresholds, dtype="float32")
+        separator = args.label_separator or predictor.label_separator
+        frame["predicted_labels"] = [
+            separator.join(predictor.classes[i] for i in np.flatnonzero(row)) for row in chosen
+        ]
+    else:
+        frame["predicted_label"] = [predictor.classes[i] for i in probabilities.to_numpy().argmax(axis=1)]
     for name in predictor.classes:
         frame[f"probability_{name}"] = probabilities[name].to_numpy()
     if args.output:
@@ -596,6 +677,8 @@ def run_predict(args):
 
 
 def run_info(args):
+    import numpy as np
+
     from transformer_kit.classifier import TextClassifier
 
     classifier = TextClassifier.load(args.run_dir, verbose=0)
@@ -622,7 +705,18 @@ def run_info(args):
         lines.append(f"Word vectors    {vectors['source']} ({vectors['share_of_vocabulary']:.0%} of the vocabulary)")
     if record.get("resumed"):
         lines.append(f"Resumed         {', '.join(f'{k} {v}' for k, v in record['resumed'].items())}")
+    if classifier.multi_label:
+        thresholds = np.broadcast_to(classifier.thresholds_, len(classifier.classes_))
+        shown = ", ".join(f"{name} {t:.2f}" for name, t in zip(classifier.classes_, thresholds))
+        lines.insert(2, f"Multi-label     thresholds {shown}")
     for split_name, metrics in classifier.metrics_.items():
+        if "exact_match" in metrics:
+            lines.append(
+                f"{split_name.capitalize():<15} micro F1 {metrics['micro_f1']:.4f}, "
+                f"macro F1 {metrics['macro_f1']:.4f}, exact match {metrics['exact_match']:.4f} "
+                f"({metrics['num_examples']} texts)"
+            )
+            continue
         lines.append(
             f"{split_name.capitalize():<15} accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
             + (f", ROC-AUC {metrics['roc_auc']:.4f}" if metrics.get("roc_auc") is not None else "")
@@ -659,10 +753,12 @@ def run_export(args):
 class _Predictor:
     """What `predict` needs from a run directory or a SavedModel export."""
 
-    def __init__(self, classes, text_column, predict_proba):
+    def __init__(self, classes, text_column, predict_proba, thresholds=None, label_separator=None):
         self.classes = classes
         self.text_column = text_column
         self.predict_proba = predict_proba
+        self.thresholds = thresholds  # multi-label only
+        self.label_separator = label_separator
 
 
 def _load_predictor(path):
@@ -674,7 +770,8 @@ def _load_predictor(path):
 
         return load_exported_predictor(path)
     classifier = TextClassifier.load(path, verbose=0)
-    return _Predictor(classifier.classes_, classifier.text_column, classifier.predict_proba)
+    return _Predictor(classifier.classes_, classifier.text_column, classifier.predict_proba,
+                      classifier.thresholds_, classifier.label_separator)
 
 
 def _input_name(source):

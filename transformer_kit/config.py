@@ -87,6 +87,13 @@ class TrainingConfig:
         strategy: `tf.distribute` strategy, see `make_strategy`: `"auto"`
             (mirrored over several GPUs, else none), `"none"`, `"mirrored"`,
             `"multi-worker"` or `"tpu"`. `batch_size` is the global batch.
+        multi_label: `True` when a text may carry several labels (or none):
+            one sigmoid per label with binary cross-entropy, the n-gram
+            model one-vs-rest, and per-label decision thresholds (see
+            `transformer_kit.thresholds`).
+        threshold: multi-label decision threshold: `"auto"` (one per label,
+            chosen on held-out data to maximize its F1) or a float in
+            (0, 1) used for every label.
         word_vectors: `None`, or the path of word vectors (GloVe `.txt`,
             word2vec/fastText `.vec`, `.gz`, see `transformer_kit.vectors`)
             that start every transformer's token embeddings, fine-tuned
@@ -117,6 +124,8 @@ class TrainingConfig:
     strategy: str = "auto"
     streaming: bool | str = "auto"
     word_vectors: str | None = None
+    multi_label: bool = False
+    threshold: float | str = "auto"
 
     def resolved_ensemble_size(self, num_train):
         """The number of transformers to train for `num_train` training texts."""
@@ -187,6 +196,19 @@ def validate_training_config(config):
     check_choice("strategy", config.strategy, STRATEGIES)
     check_choice("streaming", config.streaming, (True, False, "auto"))
     check_rate("weight_decay", config.weight_decay)
+    check_choice("multi_label", config.multi_label, (True, False))
+    if config.threshold != "auto" and not (
+        isinstance(config.threshold, (int, float)) and not isinstance(config.threshold, bool)
+        and 0 < config.threshold < 1
+    ):
+        raise ValueError(f"`threshold` must be 'auto' or in (0, 1), got {config.threshold!r}.")
+    if config.multi_label and config.class_weight is not None:
+        raise ValueError(
+            "`class_weight` applies to single-label classes; with `multi_label=True` leave it None "
+            "(per-label thresholds already favour rare labels' recall)."
+        )
+    if config.multi_label and config.streaming is True:
+        raise ValueError("`multi_label=True` reads its data into memory; set `streaming` to 'auto' or False.")
 
 
 def configs_to_dict(model_config, training_config):

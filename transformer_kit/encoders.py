@@ -147,7 +147,7 @@ def make_encoder(model_config, training_config):
     return ScratchTransformer(model_config)
 
 
-def build_member(encoder, preprocessor, num_classes, name):
+def build_member(encoder, preprocessor, num_classes, name, multi_label=False):
     """One ensemble member: `encoder`'s model plus a classification head.
 
     Args:
@@ -155,10 +155,13 @@ def build_member(encoder, preprocessor, num_classes, name):
         preprocessor: the fitted `TextPreprocessor`.
         num_classes: int >= 2.
         name: model name, e.g. `"transformer_0"`.
+        multi_label: bool, one sigmoid per label.
 
     Returns:
         An uncompiled `keras.Model` from token ids to probabilities
-        (`(batch, 1)` binary sigmoid, or `(batch, num_classes)` softmax).
+        (`(batch, 1)` binary sigmoid, `(batch, num_classes)` softmax, or
+        `(batch, num_classes)` sigmoids when `multi_label`).
     """
     features = encoder.build(preprocessor, name=f"{name}_encoder")
-    return add_classification_head(features, num_classes, dropout=encoder.head_dropout, name=name)
+    return add_classification_head(features, num_classes, dropout=encoder.head_dropout, name=name,
+                                   multi_label=multi_label)

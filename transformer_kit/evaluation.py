@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn import metrics
 
+from transformer_kit.thresholds import apply_thresholds
+
 
 def evaluate_probabilities(true_ids, probabilities, class_names):
     """Score predicted class probabilities against true class ids.
@@ -112,7 +114,10 @@ def format_metrics(result, title="Metrics"):
     Macro averages are over the 2 classes in the test labels or predictions.
     """
     lines = [title, "-" * len(title)]
-    for key in ("num_examples", "accuracy", "macro_precision", "macro_recall", "macro_f1", "roc_auc"):
+    keys = ("num_examples", "accuracy", "macro_precision", "macro_recall", "macro_f1", "roc_auc")
+    if "exact_match" in result:  # multi-label (evaluate_label_sets)
+        keys = ("num_examples", "micro_f1", "macro_f1", "samples_f1", "exact_match", "hamming_loss")
+    for key in keys:
         value = result.get(key)
         if value is None:
             continue
@@ -120,3 +125,64 @@ def format_metrics(result, title="Metrics"):
     lines.append("")
     lines.append(result["classification_report"].rstrip())
     return "\n".join(lines)
+
+
+def evaluate_label_sets(indicator, probabilities, class_names, thresholds):
+    """Score multi-label probabilities against true label sets.
+
+    A text gets every label whose probability reaches that label's threshold.
+    Averages are scikit-learn's over all labels, with `zero_division=0`,
+    except the sample average, where a text with no true and no predicted
+    label counts as a perfect 1 (predicting nothing was right).
+
+    Args:
+        indicator: 0/1 array `(n, labels)`, the true label sets.
+        probabilities: float array `(n, labels)`.
+        class_names: list of str, the label of each column.
+        thresholds: float or float array `(labels,)`.
+
+    Returns:
+        A JSON-serializable dict: `num_examples`, `micro_f1`, `macro_f1`,
+        `samples_f1`, `micro_precision`, `micro_recall`, `macro_precision`,
+        `macro_recall`, `exact_match` (share of texts whose predicted set
+        is exactly the true one), `hamming_loss` (share of wrong text-label
+        decisions), `label_cardinality` (true, predicted: labels per text),
+        `per_class` (precision, recall, f1, support and threshold per label),
+        `classes_without_test_rows` and `classification_report`.
+
+    Example:
+
+    >>> truth = np.array([[1, 0], [1, 1], [0, 0]])
+    >>> result = evaluate_label_sets(truth, np.array([[.9, .2], [.6, .3], [.1, .1]]), ["a", "b"], 0.5)
+    >>> result["micro_f1"], result["exact_match"], result["hamming_loss"]
+    (0.8, 0.6666666666666666, 0.16666666666666666)
+    """
+    truth = np.asarray(indicator).astype(int)
+    predicted = apply_thresholds(np.asarray(probabilities), thresholds).astype(int)
+    labels = list(range(len(class_names)))
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        truth, predicted, labels=labels, zero_division=0
+    )
+    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(class_names),))
+    result = {"num_examples": int(len(truth))}
+    for average in ("micro", "macro"):
+        p, r, f, _ = metrics.precision_recall_fscore_support(truth, predicted, average=average, zero_division=0)
+        result.update({f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)})
+    result.update({
+        "samples_f1": float(metrics.f1_score(truth, predicted, average="samples", zero_division=1)),
+        "exact_match": float(metrics.accuracy_score(truth, predicted)),
+        "hamming_loss": float(metrics.hamming_loss(truth, predicted)),
+        "label_cardinality": {"true": float(truth.sum(axis=1).mean()) if len(truth) else 0.0,
+                              "predicted": float(predicted.sum(axis=1).mean()) if len(truth) else 0.0},
+        "per_class": {
+            str(name): {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                        "support": int(support[i]), "threshold": float(thresholds[i])}
+            for i, name in enumerate(class_names)
+        },
+        "classes_without_test_rows": [str(class_names[i]) for i in labels if support[i] == 0],
+        "classification_report": metrics.classification_report(
+            truth, predicted, labels=labels, target_names=[str(name) for name in class_names], digits=4,
+            zero_division=0,
+        ).rstrip() + "\n",
+    })
+    return result

@@ -78,6 +78,14 @@ OUTPUTS = {
     "score": "float32 [batch]: its probability.",
 }
 
+# Multi-label classifiers (`TextClassifier(multi_label=True)`) serve these instead.
+MULTI_LABEL_OUTPUTS = {
+    "probabilities": "float32 [batch, num_labels]: one independent probability per label, in `classes` order.",
+    "labels": "string [batch]: the labels whose probability reaches their threshold (`thresholds`), in "
+    "`classes` order, joined with `label_separator`; \"\" when none does.",
+    "decisions": "int32 [batch, num_labels]: 1 where a label is chosen, else 0.",
+}
+
 
 def export_saved_model(classifier, out_dir, version=None, overwrite=False):
     """Write a fitted classifier as a SavedModel version that serves raw text.
@@ -108,6 +116,12 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
       metadata maps each column to its input. `serving_default` takes the joined text;
       the metadata's `text_columns` and `text_separator` say how to join.
 
+    A multi-label classifier's signatures output `probabilities` (float32
+    `[batch, num_labels]`), `labels` (string `[batch]`: the chosen labels
+    joined with the classifier's `label_separator`, `""` for none) and
+    `decisions` (int32 `[batch, num_labels]`, 0/1); the thresholds are
+    constants in the graph and listed in the metadata (`thresholds`).
+
     Args:
         classifier: a fitted `TextClassifier` (after `fit` or `load`).
         out_dir: the model's base directory (holding numbered versions).
@@ -129,7 +143,11 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
     version = _next_version(out_dir) if version is None else _check_version(version)
     version_dir = out_dir / str(version)
 
-    archive = build_archive(classifier.model_, list(classifier.classes_), text_columns(classifier.text_column))
+    thresholds = getattr(classifier, "thresholds_", None)
+    if thresholds is not None:  # a single float assigned by hand applies to every label
+        thresholds = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(classifier.classes_),))
+    archive = build_archive(classifier.model_, list(classifier.classes_), text_columns(classifier.text_column),
+                            thresholds, getattr(classifier, "label_separator", "|"))
     with atomic_directory(version_dir, overwrite=overwrite, kind="SavedModel version") as staging:
         archive.write_out(str(staging), verbose=False)
         metadata_file = staging / METADATA_PATH
@@ -201,6 +219,8 @@ class ExportedPredictor:
         self._serve = loaded.signatures[SERVING_SIGNATURE]
         self.classes = list(self.metadata["classes"])
         self.text_column = self.metadata.get("text_column", "text")
+        self.thresholds = self.metadata.get("thresholds")  # multi-label exports only
+        self.label_separator = self.metadata.get("label_separator")
 
     def predict_proba(self, texts, batch_size=256):
         """Class probabilities, one column per class, rows in input order.
@@ -221,8 +241,11 @@ class ExportedPredictor:
         return pd.DataFrame(scorer(texts), columns=self.classes)
 
     def predict(self, texts, batch_size=256):
-        """Predicted class names, as a numpy array (dtype object)."""
+        """Predicted class names, as a numpy array (dtype object); multi-label: a list of label tuples."""
         probabilities = self.predict_proba(texts, batch_size).to_numpy()
+        if self.thresholds is not None:
+            chosen = probabilities >= np.asarray(self.thresholds, dtype=probabilities.dtype)
+            return [tuple(self.classes[i] for i in np.flatnonzero(row)) for row in chosen]
         return np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
 
 
@@ -234,7 +257,7 @@ def load_exported_predictor(path):
 # ------------------------------------------------------------------ graph
 
 
-def build_archive(model, classes, columns=None):
+def build_archive(model, classes, columns=None, thresholds=None, label_separator="|"):
     """A `keras.export.ExportArchive` of an inference model with its serving signatures.
 
     Args:
@@ -243,6 +266,9 @@ def build_archive(model, classes, columns=None):
         columns: list of the text columns joined in training, or `None`;
             with several, the `serving_columns` signature is added, its
             inputs named by `serving_input_names`.
+        thresholds: `None` (single-label), or the multi-label decision
+            threshold of each label (float array `(num_labels,)`).
+        label_separator: str joining the chosen labels (multi-label).
 
     Returns:
         The archive, ready for `write_out`.
@@ -252,7 +278,19 @@ def build_archive(model, classes, columns=None):
     sequence_length, vocabulary_size = preprocessor.sequence_length, preprocessor.vocabulary_size
     class_names = tf.constant(list(classes), dtype=tf.string)
 
+    def with_label_sets(probabilities):
+        decisions = probabilities >= tf.constant(np.asarray(thresholds, dtype="float32"))
+        names = tf.broadcast_to(class_names, tf.shape(probabilities))
+        chosen = tf.ragged.boolean_mask(names, decisions)
+        return {
+            "probabilities": tf.identity(probabilities, name="probabilities"),
+            "labels": tf.strings.reduce_join(chosen, axis=-1, separator=label_separator),
+            "decisions": tf.cast(decisions, tf.int32),
+        }
+
     def with_labels(probabilities):
+        if thresholds is not None:
+            return with_label_sets(probabilities)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {
             "probabilities": tf.identity(probabilities, name="probabilities"),
@@ -343,11 +381,13 @@ def serving_input_names(columns):
 
 def _metadata(classifier, version):
     record = run_record(classifier)
+    outputs = MULTI_LABEL_OUTPUTS if record.get("multi_label") else OUTPUTS
     metadata = {
         **{key: record[key] for key in (
             "classes", "sequence_length", "vocabulary_size", "split_mode", "text_column", "label_column",
             "ensemble_size", "ngram", "blend_weights", "config", "params", "versions",
         )},
+        **{key: record[key] for key in ("multi_label", "label_separator", "thresholds") if key in record},
         # How a row becomes the served `text`: these columns, joined by this separator
         # (transformer_kit.data.formats.join_text_columns; a missing cell is empty).
         "text_columns": text_columns(classifier.text_column),
@@ -358,7 +398,7 @@ def _metadata(classifier, version):
         "signatures": {
             SERVING_SIGNATURE: {
                 "inputs": {"text": "string [batch]: raw texts."},
-                "outputs": OUTPUTS,
+                "outputs": outputs,
                 "computes": "the classifier's inference model, as predict_proba",
             },
             TOKEN_IDS_SIGNATURE: {
@@ -366,7 +406,7 @@ def _metadata(classifier, version):
                     "token_ids": "int64 [batch, length]: ids of the exported vocabulary, 0 = padding; "
                     "ids past sequence_length are dropped, unknown ids count as [UNK]."
                 },
-                "outputs": OUTPUTS,
+                "outputs": outputs,
                 "computes": "the plain average of the transformers only (the n-gram model needs raw text)",
             },
         },
@@ -383,7 +423,7 @@ def _metadata(classifier, version):
             "inputs": {name: f"string [batch]: the cells of column {column!r} ('' when missing)."
                        for column, name in zip(columns, names)},
             "input_of_column": dict(zip(columns, names)),
-            "outputs": OUTPUTS,
+            "outputs": outputs,
             "computes": f"the columns joined with {TEXT_COLUMN_SEPARATOR!r}, then serving_default",
         }
     return metadata

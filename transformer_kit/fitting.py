@@ -25,13 +25,14 @@ from transformer_kit.data import (
     build_data_report,
     format_data_report,
     make_token_dataset,
-    stratified_split,
 )
+from transformer_kit.data.label_sets import LabelSetEncoder
 from transformer_kit.data.streaming import make_streaming_token_dataset, scan_csv
-from transformer_kit.evaluation import evaluate_probabilities
+from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model
 from transformer_kit.preprocessor import TextPreprocessor
 from transformer_kit.resume import BackupDirectory
+from transformer_kit.thresholds import choose_thresholds
 from transformer_kit.training import (
     MemberData,
     MemberTrainer,
@@ -48,12 +49,15 @@ class FitResult:
 
     Attributes:
         model: the inference model (strings -> probabilities).
-        label_encoder: the `LabelEncoder` (class names <-> ids).
+        label_encoder: the `LabelEncoder` (class names <-> ids), or a
+            `LabelSetEncoder` for multi-label runs.
         history: `pandas.DataFrame`, one row per member and epoch.
         metrics: dict with `"validation"` and/or `"test"` metrics.
         data_report: dict, see `transformer_kit.data.build_data_report`.
         sources: dict, where each split came from.
         resumed: dict, which members were resumed from a backup, and how.
+        thresholds: multi-label decision thresholds, float array
+            `(labels,)`; `None` for single-label runs.
     """
 
     model: keras.Model
@@ -63,6 +67,7 @@ class FitResult:
     data_report: dict
     sources: dict
     resumed: dict
+    thresholds: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -129,40 +134,83 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
     trainer = MemberTrainer(encoder, prepared.preprocessor, num_classes, cfg, strategy, verbose=verbose,
                             backup=backup, tensorboard_dir=tensorboard_dir, callbacks=callbacks)
     members, rows = trainer.train_members(cfg.resolved_ensemble_size(prepared.num_train), member_data)
-    model = _blend(prepared, members, validation, validation_ids, cfg, streamed)
+    model, held_out = _blend(prepared, members, validation, validation_ids, cfg, streamed)
+    scored = {name: CompiledScorer(model)(split.texts) for name, split in (("validation", validation), ("test", test))
+              if split is not None}
+    thresholds = None
+    if cfg.multi_label:
+        thresholds = _thresholds(prepared, members, scored.get("validation"), validation_ids, held_out, cfg)
 
     metrics = {}
-    for name, split, ids in (("validation", validation, validation_ids), ("test", test, test_ids)):
-        if split is not None:
-            probabilities = CompiledScorer(model)(split.texts)
-            metrics[name] = evaluate_probabilities(ids, probabilities, list(label_encoder.classes_))
-    return FitResult(model, label_encoder, pd.DataFrame(rows), metrics, data_report, sources, trainer.resumed)
+    classes = list(label_encoder.classes_)
+    for name, ids in (("validation", validation_ids), ("test", test_ids)):
+        if name in scored:
+            metrics[name] = (evaluate_label_sets(ids, scored[name], classes, thresholds) if cfg.multi_label
+                             else evaluate_probabilities(ids, scored[name], classes))
+    return FitResult(model, label_encoder, pd.DataFrame(rows), metrics, data_report, sources, trainer.resumed,
+                     thresholds)
+
+
+def _thresholds(prepared, members, validation_probabilities, validation_indicator, held_out, cfg):
+    """Multi-label decision thresholds, chosen on texts the scoring models did not train on.
+
+    On the validation data if given; else on transformer 1's held-out split,
+    scored by transformer 1 blended with the n-gram model fitted without that
+    split (or by transformer 1 alone without an n-gram branch).
+    """
+    num_labels = len(prepared.label_encoder.classes_)
+    if cfg.threshold != "auto":
+        return np.full(num_labels, float(cfg.threshold))
+    if validation_probabilities is not None:
+        truth, probabilities, where = validation_indicator, validation_probabilities, "validation texts"
+    else:
+        if held_out is None:
+            _, rows = blending.validation_split(prepared.ngram_labels, cfg, cfg.seed)
+            scorer = CompiledScorer(build_inference_model(prepared.preprocessor, members[:1]))
+            held_out = rows, scorer([prepared.ngram_texts[i] for i in rows])
+        rows, probabilities = held_out
+        truth, where = prepared.ngram_ids[rows], "texts transformer 1 held out"
+    thresholds, tuned = choose_thresholds(truth, probabilities)
+    log.info("Per-label thresholds chosen on %d %s (%d of %d labels tuned, the others %.2f): %s",
+             len(truth), where, tuned.sum(), num_labels, thresholds[~tuned][0] if (~tuned).any() else np.nan,
+             ", ".join(f"{name} {t:.2f}" for name, t in zip(prepared.label_encoder.classes_, thresholds)))
+    return thresholds
 
 
 def _blend(prepared, members, validation, validation_ids, cfg, streamed):
-    """The n-gram branch (if any), its weight, and the inference model."""
+    """The n-gram branch (if any), its weight, and the inference model.
+
+    Returns:
+        `(model, held_out)`: `held_out` is `(rows, blended probabilities)`
+        on transformer 1's held-out split when the weight was chosen there
+        (or, for multi-label thresholds, the split was scored anyway), else
+        `None`.
+    """
     if not (cfg.ngram_weight == "auto" or cfg.ngram_weight > 0):
-        return build_inference_model(prepared.preprocessor, members, None, blending.blend_weights(len(members), None))
+        weights = blending.blend_weights(len(members), None)
+        return build_inference_model(prepared.preprocessor, members, None, weights), None
     num_classes = len(prepared.label_encoder.classes_)
     split_mode = prepared.preprocessor.split_mode
-    weight, initial = cfg.ngram_weight, None
+    weight, initial, held_out = cfg.ngram_weight, None, None
     choose_on_validation = weight == "auto" and (validation is not None or streamed)
-    if weight == "auto" and not choose_on_validation:
-        weight, initial = blending.held_out_ngram_weight(
+    if (weight == "auto" or cfg.multi_label) and validation is None and not streamed:
+        weight, initial, rows, blended = blending.held_out_ngram_weight(
             prepared.preprocessor, members[0], prepared.ngram_texts, prepared.ngram_ids, prepared.ngram_labels,
             num_classes, cfg,
         )
+        held_out = rows, blended
     log.info("\nFinal n-gram fit on all %d training texts", len(prepared.ngram_texts))
     ngram = blending.fit_ngram_branch(prepared.ngram_texts, prepared.ngram_ids, num_classes, split_mode, cfg, initial)
     if choose_on_validation:
         unweighted = build_inference_model(prepared.preprocessor, members, ngram)
         texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
         weight = blending.validation_ngram_weight(unweighted, texts, ids)
-    return build_inference_model(prepared.preprocessor, members, ngram, blending.blend_weights(len(members), weight))
+    weights = blending.blend_weights(len(members), weight)
+    return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out
 
 
 def _prepare_in_memory(train, validation, test, cfg):
-    encoder = LabelEncoder.fit(train.labels)
+    encoder = (LabelSetEncoder if cfg.multi_label else LabelEncoder).fit(train.labels)
     train_ids = encoder.encode(train.labels, source=train.source)
     _seed(cfg)
     preprocessor, lengths = TextPreprocessor.adapt(
@@ -174,7 +222,7 @@ def _prepare_in_memory(train, validation, test, cfg):
 
     def member_data(seed):
         if validation is None:
-            fit_index, held_out = stratified_split(train.labels, test_size=cfg.validation_fraction, seed=seed)
+            fit_index, held_out = blending.validation_split(train.labels, cfg, seed)
             fit_texts, fit_ids = [train.texts[i] for i in fit_index], train_ids[fit_index]
             val_texts, val_ids = [train.texts[i] for i in held_out], train_ids[held_out]
         else:

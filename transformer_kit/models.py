@@ -110,7 +110,8 @@ def build_transformer_encoder(
     return keras.Model(token_ids, features, name=name)
 
 
-def add_classification_head(encoder, num_classes=2, dropout=_MODEL.dropout, name="text_classifier"):
+def add_classification_head(encoder, num_classes=2, dropout=_MODEL.dropout, name="text_classifier",
+                            multi_label=False):
     """Put dropout and a sigmoid (binary) or softmax head on top of an encoder.
 
     Args:
@@ -119,6 +120,8 @@ def add_classification_head(encoder, num_classes=2, dropout=_MODEL.dropout, name
             class 1); more gives a softmax over classes.
         dropout: float, dropout on the pooled vector.
         name: model name.
+        multi_label: bool. `True` gives one independent sigmoid unit per
+            label (`num_classes` of them), for texts with several labels.
 
     Returns:
         An uncompiled `keras.Model` from token ids to probabilities.
@@ -133,7 +136,10 @@ def add_classification_head(encoder, num_classes=2, dropout=_MODEL.dropout, name
     check_rate("dropout", dropout)
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = keras.layers.Dropout(dropout, name="head_dropout")(encoder(token_ids))
-    return keras.Model(token_ids, _classification_head(num_classes)(x), name=name)
+    head = _classification_head(num_classes)
+    if multi_label:
+        head = keras.layers.Dense(num_classes, activation="sigmoid", name="probabilities")
+    return keras.Model(token_ids, head(x), name=name)
 
 
 def build_text_classifier(vocab_size, sequence_length, num_classes=2, name="text_classifier", **encoder_args):
@@ -261,13 +267,16 @@ def compile_text_classifier(
     warmup_fraction=0.1,
     clipnorm=1.0,
     jit_compile="auto",
+    multi_label=False,
 ):
     """Compile a classifier with AdamW, warmup + cosine decay and fitting metrics.
 
     The loss follows the head: binary cross-entropy for one sigmoid unit,
     sparse categorical cross-entropy for a softmax. Labels are integer class
     ids in both cases. Metrics are accuracy plus AUC (binary) or macro F1
-    (multi-class).
+    (multi-class). With `multi_label=True` the labels are 0/1 rows (one
+    column per label), the loss is binary cross-entropy averaged over
+    labels, and the metric is micro F1 at threshold 0.5.
 
     Args:
         model: a model from `build_text_classifier` (or any model whose last
@@ -282,6 +291,7 @@ def compile_text_classifier(
             from 0. Defaults to `0.1`.
         clipnorm: float or `None`. Gradient norm clipping. Defaults to `1.0`.
         jit_compile: passed to `model.compile` (`"auto"`, `True`, `False`).
+        multi_label: bool, for a head of independent sigmoids.
 
     Returns:
         The same model, compiled.
@@ -314,7 +324,10 @@ def compile_text_classifier(
     optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
 
     num_outputs = model.output_shape[-1]
-    if num_outputs == 1:
+    if multi_label:
+        loss = keras.losses.BinaryCrossentropy()
+        metrics = [keras.metrics.F1Score(average="micro", threshold=0.5, name="micro_f1")]
+    elif num_outputs == 1:
         loss = keras.losses.BinaryCrossentropy()
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
     else:

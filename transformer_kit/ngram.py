@@ -9,6 +9,9 @@ one SavedModel. Training features and served features come from the very
 same `TextVectorization`, so they cannot drift apart.
 """
 
+import os
+
+import joblib
 import keras
 import numpy as np
 import scipy.sparse
@@ -38,14 +41,18 @@ class NgramLogisticRegression(keras.layers.Layer):
         num_classes: int >= 2 (2 gives one sigmoid output, as the
             transformers' binary head).
         vocabulary: list of str or `None`; `"[UNK]"` first.
+        multi_label: bool, default `False`. One independent sigmoid per
+            label (one-vs-rest regressions) instead of a softmax.
         **kwargs: standard `keras.layers.Layer` arguments.
     """
 
-    def __init__(self, split_mode="word", vocabulary_size=1, num_classes=2, vocabulary=None, **kwargs):
+    def __init__(self, split_mode="word", vocabulary_size=1, num_classes=2, vocabulary=None, multi_label=False,
+                 **kwargs):
         super().__init__(**{"name": "ngram_classifier", **kwargs})
         self.split_mode = split_mode
+        self.multi_label = bool(multi_label)
         # One sigmoid unit for two classes, as the transformers' binary head.
-        self.units = 1 if num_classes == 2 else int(num_classes)
+        self.units = 1 if num_classes == 2 and not multi_label else int(num_classes)
         self.num_classes, self.vocabulary_size = int(num_classes), int(vocabulary_size)
         self.counter = make_text_vectorizer(
             max_tokens=self.vocabulary_size,
@@ -87,7 +94,7 @@ class NgramLogisticRegression(keras.layers.Layer):
         values = values / tf.gather(tf.maximum(norms, 1e-12), rows)
         features = tf.SparseTensor(counts.indices, values, counts.dense_shape)
         logits = tf.sparse.sparse_dense_matmul(features, self.kernel) + self.bias
-        probabilities = tf.sigmoid(logits) if self.units == 1 else tf.nn.softmax(logits)
+        probabilities = tf.sigmoid(logits) if self.units == 1 or self.multi_label else tf.nn.softmax(logits)
         return probabilities[:-1]
 
     def compute_output_shape(self, input_shape):
@@ -96,6 +103,8 @@ class NgramLogisticRegression(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(split_mode=self.split_mode, vocabulary_size=self.vocabulary_size, num_classes=self.num_classes)
+        if self.multi_label:  # only then, so single-label configs stay as they were
+            config["multi_label"] = True
         return config
 
 
@@ -110,12 +119,14 @@ def fit_ngram_classifier(
     class_weight=None,
     seed=0,
     warm_start=None,
+    multi_label=False,
 ):
     """Fit a word (or CJK character) 1-2-gram TF-IDF logistic regression.
 
     Args:
         texts: list of str, the training texts.
-        labels: int array of class ids.
+        labels: int array of class ids; with `multi_label`, a 0/1 array
+            `(texts, labels)`.
         num_classes: int >= 2.
         split: `"word"` or `"character"` (CJK characters as tokens).
         max_tokens: int. N-gram vocabulary cap (most frequent kept).
@@ -131,6 +142,9 @@ def fit_ngram_classifier(
             solver, which then needs far fewer iterations. The optimum is
             unique, so the result does not depend on it beyond the solver's
             tolerance.
+        multi_label: bool. One binary regression per label (one-vs-rest),
+            each on the same features; a label that is always (or never)
+            present gets a constant probability, its training rate.
 
     Returns:
         An `NgramLogisticRegression` layer from strings `(batch,)` to
@@ -161,18 +175,53 @@ def fit_ngram_classifier(
     # Column 0 ("[UNK]", n-grams outside the vocabulary) is no feature: idf 0.
     tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[:, kept])
     features = tfidf.transform(counts[:, kept])
-    regression = LogisticRegression(
-        C=c, max_iter=2000, class_weight=class_weight, random_state=seed, warm_start=warm_start is not None
-    )
-    if warm_start is not None:
-        regression.coef_, regression.intercept_ = _initial_weights(warm_start, vocabulary)
-    regression.fit(features, labels)
+    initial = None if warm_start is None else _initial_weights(warm_start, vocabulary)
+    if multi_label:
+        coef, intercept = _fit_one_vs_rest(features, np.asarray(labels), c, seed, initial)
+    else:
+        regression = LogisticRegression(
+            C=c, max_iter=2000, class_weight=class_weight, random_state=seed, warm_start=warm_start is not None
+        )
+        if initial is not None:
+            regression.coef_, regression.intercept_ = initial
+        regression.fit(features, labels)
+        coef, intercept = regression.coef_, regression.intercept_
 
-    model = NgramLogisticRegression(split, len(vocabulary), num_classes, vocabulary=vocabulary)
-    no_feature = np.zeros((regression.coef_.shape[0], 1))  # the "[UNK]" column
+    model = NgramLogisticRegression(split, len(vocabulary), num_classes, vocabulary=vocabulary,
+                                    multi_label=multi_label)
+    no_feature = np.zeros((coef.shape[0], 1))  # the "[UNK]" column
     idf = np.concatenate([[0.0], tfidf.idf_])
-    model.set_regression(idf, np.hstack([no_feature, regression.coef_]), regression.intercept_)
+    model.set_regression(idf, np.hstack([no_feature, coef]), intercept)
     return model
+
+
+def _fit_one_vs_rest(features, indicator, c, seed, initial=None, n_jobs=None):
+    """`(coef_ (labels, features), intercept_ (labels,))` of one binary regression per label.
+
+    The regressions are independent, and each runs on one core, so they are
+    fitted in parallel processes (`n_jobs`, default: every core); the result
+    does not depend on how many.
+    """
+    coef = np.zeros((indicator.shape[1], features.shape[1]))
+    intercept = np.zeros(indicator.shape[1])
+    jobs = []
+    for label in range(indicator.shape[1]):
+        column = indicator[:, label].astype(int)
+        rate = column.mean()
+        if rate in (0.0, 1.0):
+            intercept[label] = np.log(np.clip(rate, 1e-4, 1 - 1e-4) / np.clip(1 - rate, 1e-4, 1 - 1e-4))
+            continue
+        regression = LogisticRegression(C=c, max_iter=2000, random_state=seed, warm_start=initial is not None)
+        if initial is not None:
+            regression.coef_, regression.intercept_ = initial[0][label : label + 1], initial[1][label : label + 1]
+        jobs.append((label, regression, column))
+    n_jobs = min(len(jobs), n_jobs or os.cpu_count() or 1) or 1
+    fitted = joblib.Parallel(n_jobs=n_jobs)(
+        joblib.delayed(regression.fit)(features, column) for _, regression, column in jobs
+    )
+    for (label, _, _), regression in zip(jobs, fitted):
+        coef[label], intercept[label] = regression.coef_[0], regression.intercept_[0]
+    return coef, intercept
 
 
 def _initial_weights(model, vocabulary):
@@ -215,7 +264,9 @@ def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids
         transformer_probabilities: float array `(n, num_classes)`.
         ngram_probabilities: float array `(n, num_classes)`, from an n-gram
             model that did not see these rows.
-        true_ids: int array `(n,)`.
+        true_ids: int array `(n,)`; or, for multi-label probabilities
+            (independent sigmoids), a 0/1 array `(n, labels)`, scored by
+            binary cross-entropy averaged over labels.
         grid_step: spacing of the weights tried in [0, 1].
 
     Returns:
@@ -234,7 +285,11 @@ def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids
         blended = (1.0 - weight) * transformer_probabilities + weight * ngram_probabilities
         # By hand rather than sklearn.metrics.log_loss, which warns that
         # float32 probabilities "do not sum to one" (off by ~1e-7) on every call.
-        loss = -np.mean(np.log(np.clip(blended[rows, true_ids], 1e-7, 1.0)))
+        if true_ids.ndim == 2:
+            blended = np.clip(blended, 1e-7, 1.0 - 1e-7)
+            loss = -np.mean(true_ids * np.log(blended) + (1 - true_ids) * np.log(1.0 - blended))
+        else:
+            loss = -np.mean(np.log(np.clip(blended[rows, true_ids], 1e-7, 1.0)))
         if loss < best_loss - 1e-9:
             best_weight, best_loss = float(round(weight, 4)), loss
     return best_weight

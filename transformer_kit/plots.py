@@ -28,7 +28,9 @@ def plot_learning_curves(history_rows, path=None):
     figure = Figure(figsize=(10, 4))
     axes = figure.subplots(1, 2)
     members = sorted({row["member"] for row in history_rows})
-    for metric, axis in zip(("loss", "accuracy"), axes):
+    # Multi-label members report micro F1 (at threshold 0.5) instead of accuracy.
+    second = "accuracy" if any("accuracy" in row for row in history_rows) else "micro_f1"
+    for metric, axis in zip(("loss", second), axes):
         for member in members:
             rows = [row for row in history_rows if row["member"] == member]
             epochs = [row["epoch"] for row in rows]

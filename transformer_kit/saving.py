@@ -4,7 +4,8 @@ Format 2 (transformer_kit 0.2):
 
     model.keras            the inference model (strings -> probabilities), preprocessor included
     labels.json            class names, in column order
-    config.json            the estimator's parameters, the resolved configuration, versions
+    config.json            the estimator's parameters, the resolved configuration, versions;
+                           multi-label runs add `multi_label`, `label_separator`, `thresholds`
     history.csv            one row per transformer and epoch
     metrics.json           validation/test metrics
     data_report.json/.txt  what the data looked like
@@ -31,6 +32,7 @@ import tensorflow as tf
 import transformer_kit
 from transformer_kit.config import configs_to_dict, dumps
 from transformer_kit.data import LabelEncoder, format_data_report
+from transformer_kit.data.label_sets import LabelSetEncoder
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.fitting import FitResult
 from transformer_kit.inference import blend_weights_of, members_of, ngram_of, preprocessor_of
@@ -81,7 +83,18 @@ def run_record(classifier):
         "sources": classifier.sources_,
         "resumed": classifier.resumed_,
         "versions": library_versions(),
+        **_multi_label_record(classifier),
     }
+
+
+def _multi_label_record(classifier):
+    """`multi_label`, `label_separator` and the `thresholds` (only for multi-label runs)."""
+    thresholds = getattr(classifier, "thresholds_", None)
+    if thresholds is None:
+        return {}
+    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(classifier.classes_),))
+    return {"multi_label": True, "label_separator": classifier.label_separator,
+            "thresholds": [float(t) for t in thresholds]}
 
 
 def save_run(classifier, run_dir, overwrite=False):
@@ -107,7 +120,7 @@ def save_run(classifier, run_dir, overwrite=False):
         if len(classifier.history_):
             plot_learning_curves(classifier.history_.to_dict("records"), staging / "learning_curves.png")
         scored = classifier.metrics_.get("test") or classifier.metrics_.get("validation")
-        if scored:
+        if scored and "confusion_matrix" in scored:  # single-label metrics
             plot_confusion_matrix(scored["confusion_matrix"], classifier.classes_, staging / "confusion_matrix.png")
         write_manifest(staging, {
             "kind": "transformer_kit run",
@@ -159,14 +172,19 @@ def load_run(run_dir):
     if len(members_of(model)) != record.get("ensemble_size"):
         raise RunDirectoryError(f"{run_dir}: model.keras and config.json disagree on the number of transformers.")
     history_path = run_dir / "history.csv"
+    multi_label = bool(record.get("multi_label"))
+    thresholds = record.get("thresholds") if multi_label else None
+    if multi_label and (not isinstance(thresholds, list) or len(thresholds) != model.output_shape[-1]):
+        raise RunDirectoryError(f"{run_dir / 'config.json'}: a multi-label run needs one threshold per label.")
     return SavedRun(
         model=model,
-        label_encoder=LabelEncoder.from_json(run_dir / "labels.json"),
+        label_encoder=(LabelSetEncoder if multi_label else LabelEncoder).from_json(run_dir / "labels.json"),
         history=pd.read_csv(history_path) if history_path.stat().st_size > 1 else pd.DataFrame(),
         metrics=read_json(run_dir / "metrics.json"),
         data_report=read_json(run_dir / "data_report.json"),
         sources=record.get("sources", {}),
         resumed=record.get("resumed", {}),
+        thresholds=None if thresholds is None else np.asarray(thresholds, dtype=float),
         params=record["params"],
         record=record,
     )

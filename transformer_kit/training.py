@@ -150,7 +150,8 @@ class MemberTrainer:
         # Variables created in the scope are mirrored on every replica; Keras
         # then splits each (global) batch across them.
         with self.strategy.scope():
-            model = build_member(self.encoder, self.preprocessor, self.num_classes, name=name)
+            model = build_member(self.encoder, self.preprocessor, self.num_classes, name=name,
+                                 multi_label=self.config.multi_label)
             if self._trainer is not None and self._trainer[1] == data.steps_per_epoch:
                 training_model = restart_trainer(self._trainer[0], model)
             else:
@@ -160,6 +161,7 @@ class MemberTrainer:
                     epochs=self.config.epochs,
                     learning_rate=self.config.learning_rate,
                     weight_decay=self.config.weight_decay,
+                    multi_label=self.config.multi_label,
                 )
         prepare_model(training_model, self.strategy)
         train, validation = data.train, data.validation

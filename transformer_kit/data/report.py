@@ -203,6 +203,14 @@ def format_data_report(report):
     for name, info in splits.items():
         for note in info.get("read_as", []):
             lines.append(f"Read {name}: {note}")
+        if "label_sets" in info:
+            sets = info["label_sets"]
+            pairs = ", ".join(f"{a}+{b} {n}" for a, b, n in sets["top_pairs"]) or "none"
+            lines.append(
+                f"Label sets ({name}): {sets['label_cardinality']:.2f} labels per text, "
+                f"{sets['rows_with_several_labels']} rows with several, {sets['rows_without_labels']} with none; "
+                f"most frequent pairs: {pairs}"
+            )
     for name, info in splits.items():
         if info["dropped"]:
             reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in info["dropped"].items())
@@ -240,6 +248,8 @@ def format_data_report(report):
 
 def _describe_split(split):
     labels = split.labels or []
+    if labels and isinstance(labels[0], tuple):
+        return _describe_label_sets(split)
     counts = collections.Counter(labels)
     text_labels = collections.defaultdict(set)
     for text, label in zip(split.texts, labels):
@@ -260,6 +270,42 @@ def _describe_split(split):
     }
 
 
+def _describe_label_sets(split):
+    """`_describe_split` for multi-label rows: per label the rows carrying it, plus the label sets."""
+    label_sets = split.labels
+    counts = collections.Counter(name for labels in label_sets for name in labels)
+    pairs = collections.Counter(
+        (first, second) for labels in label_sets for i, first in enumerate(labels) for second in labels[i + 1 :]
+    )
+    text_labels = collections.defaultdict(set)
+    for text, labels in zip(split.texts, label_sets):
+        text_labels[text].add(labels)
+    rows = len(label_sets)
+    return {
+        "source": str(split.source),
+        "rows": len(split.texts),
+        "dropped": {k: int(v) for k, v in split.dropped.items()},
+        "classes": {label: int(n) for label, n in sorted(counts.items())},
+        "num_classes": len(counts),
+        "imbalance_ratio": round(max(counts.values()) / min(counts.values()), 3) if counts else None,
+        "duplicate_texts": len(split.texts) - len(set(split.texts)),
+        "conflicting_duplicates": sum(len(s) > 1 for s in text_labels.values()),
+        "label_sets": {
+            "rows_without_labels": sum(not labels for labels in label_sets),
+            "rows_with_several_labels": sum(len(labels) > 1 for labels in label_sets),
+            "label_cardinality": round(sum(map(len, label_sets)) / rows, 4) if rows else 0.0,
+            "top_pairs": [[a, b, n] for (a, b), n in pairs.most_common(_TOP_PAIRS)],
+            # Too few positive rows to learn from (their scores will be unreliable).
+            "rare_labels": sorted(name for name, n in counts.items() if n < _SMALL_CLASS_WARNING),
+        },
+    }
+
+
+_TOP_PAIRS = 5
+# A single-label class name containing this suggests a multi-label column.
+_LABEL_SEPARATOR = "|"
+
+
 def _warnings(report):
     splits = report["splits"]
     train = splits["train"]
@@ -274,6 +320,20 @@ def _warnings(report):
         warnings.append(
             f"Classes with fewer than {_SMALL_CLASS_WARNING} training rows: "
             f"{', '.join(small)}. Their scores will be unreliable."
+        )
+    if "label_sets" not in train:
+        joined = [c for c in train["classes"] if _LABEL_SEPARATOR in c]
+        if joined:
+            rows = sum(train["classes"][c] for c in joined)
+            warnings.append(
+                f"{rows} training rows have labels containing {_LABEL_SEPARATOR!r} (e.g. {joined[0]!r}), each "
+                "counted as one class; if a text can carry several labels, train with --multi-label "
+                "(TextClassifier(multi_label=True))."
+            )
+    elif train["label_sets"]["rows_without_labels"]:
+        warnings.append(
+            f"{train['label_sets']['rows_without_labels']} training rows carry no label (an empty label "
+            "cell means none of the labels in multi-label mode)."
         )
     for name, info in splits.items():
         missing = sorted(set(info["classes"]) - set(train["classes"]))

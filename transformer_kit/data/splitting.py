@@ -66,3 +66,24 @@ def stratified_split(labels, test_size=0.1, seed=0):
             f"classes: {listed}. Hold out a larger fraction (test_size), or: {fix}"
         ) from None
     return np.sort(train), np.sort(test)
+
+
+def random_split(num_rows, test_size=0.1, seed=0):
+    """Split row indices at random (seeded), for rows that carry label sets.
+
+    Label sets have no class to stratify on (a text may have several labels,
+    or none); a random split keeps every label's share in expectation.
+
+    Returns:
+        `(train_indices, test_indices)`, sorted int64 arrays.
+
+    Example:
+
+    >>> train_idx, val_idx = random_split(10, 0.2)
+    >>> len(train_idx), len(val_idx)
+    (8, 2)
+    """
+    if num_rows < 2:
+        raise DataError(f"Cannot hold out validation rows from {num_rows} row(s); give more data or --validation-data.")
+    train, test = train_test_split(np.arange(num_rows), test_size=test_size, random_state=seed)
+    return np.sort(train), np.sort(test)
