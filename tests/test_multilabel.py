@@ -416,3 +416,16 @@ def test_one_vs_rest_regressions_are_the_same_in_parallel_and_in_turn():
     np.testing.assert_array_equal(in_turn[0], in_parallel[0])
     np.testing.assert_array_equal(in_turn[1], in_parallel[1])
     assert in_turn[1][3] < -9  # never present: a constant probability of about 0
+
+
+def test_multi_label_files_larger_than_half_the_memory_are_refused_before_reading(tmp_path, monkeypatch):
+    from transformer_kit.data import streaming
+
+    path = tmp_path / "tags.csv"
+    pd.DataFrame({"text": ["a ball", "a song"], "label": ["sports", "music"]}).to_csv(path, index=False)
+    # Pretend the machine has 16 bytes: the file is then "larger than half the memory".
+    monkeypatch.setattr(streaming, "_physical_memory_bytes", lambda: 16)
+    with pytest.raises(DataError, match=r"tags\.csv hold .* GiB.*multi-label training reads its data into memory"):
+        TextClassifier(multi_label=True).fit(str(path))
+    monkeypatch.setattr(streaming, "_physical_memory_bytes", lambda: 1 << 40)
+    streaming.refuse_files_larger_than_memory(str(path), "it is read whole")  # plenty of memory: no error

@@ -16,7 +16,7 @@ from transformer_kit import config as config_lib
 from transformer_kit.data.formats import join_text_columns, text_columns
 from transformer_kit.data.label_sets import DEFAULT_SEPARATOR, as_label_set_dataset
 from transformer_kit.data.loading import as_text_dataset, as_text_list
-from transformer_kit.data.streaming import should_stream
+from transformer_kit.data.streaming import refuse_files_larger_than_memory, should_stream
 from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
@@ -148,6 +148,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # First, before any TensorFlow op: a multi-worker strategy sets up the runtime.
         strategy = make_strategy(training_config.strategy)
         streamed = y is None and not training_config.multi_label and should_stream(X, training_config.streaming)
+        if training_config.multi_label and y is None:
+            refuse_files_larger_than_memory(X, "multi-label training reads its data into memory (it does not stream)")
         train = X if streamed else self._dataset(X, y, "training data")
         validation = None if validation is None else self._dataset(validation, None, "validation data")
         test = None if test is None else self._dataset(test, None, "test data")

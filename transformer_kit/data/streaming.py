@@ -19,6 +19,7 @@ never scores texts the model was trained on.
 
 import collections
 import dataclasses
+import os
 import random
 import zlib
 
@@ -98,6 +99,39 @@ def should_stream(source, streaming):
     if streaming == "auto" and paths is not None:
         return sum(_size(path) for path in paths) > AUTO_STREAMING_BYTES
     return bool(streaming) and streaming != "auto"
+
+
+def refuse_files_larger_than_memory(source, reason):
+    """A clear error when files that must be read whole hold more than half the machine's memory.
+
+    For training that cannot stream (multi-label): reading such files would
+    end in a `MemoryError` or the kernel's out-of-memory killer, not a message.
+
+    Args:
+        source: what was passed to `fit` (only paths are checked).
+        reason: why these files are read whole, for the message.
+
+    Raises:
+        DataError: naming the files' size, the memory, and what to do.
+    """
+    paths = data_file_paths(source)
+    memory = _physical_memory_bytes()
+    if paths is None or memory is None:
+        return
+    size = sum(_size(path) for path in paths)
+    if size > memory / 2:
+        raise DataError(
+            f"{', '.join(str(p) for p in paths)} hold {size / (1 << 30):.1f} GiB, more than half of this machine's "
+            f"{memory / (1 << 30):.1f} GiB of memory, and {reason}. Train on a sample of the rows, or on a "
+            "machine with more memory."
+        )
+
+
+def _physical_memory_bytes():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return None
 
 
 def iter_csv_chunks(paths, text_column="text", label_column="label", encoding=None, chunk_rows=CHUNK_ROWS):
