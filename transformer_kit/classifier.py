@@ -19,6 +19,7 @@ from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.evaluation import evaluate_probabilities
+from transformer_kit.explanations import DEFAULT_STEPS, TextExplainer
 from transformer_kit.export import export_saved_model
 from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
@@ -137,7 +138,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(result.label_encoder.classes_, dtype=object)
         self.history_, self.metrics_, self.data_report_ = result.history, result.metrics, result.data_report
         self.sources_, self.resumed_ = result.sources, result.resumed
-        self._scorer = None
+        self._scorer = self._explainer = None
 
     # -------------------------------------------------------------- predict
 
@@ -161,6 +162,34 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Predicted class names for raw texts, as a numpy array (dtype object)."""
         probabilities = self.predict_proba(X).to_numpy()
         return self.classes_[probabilities.argmax(axis=1)] if len(probabilities) else self.classes_[:0]
+
+    def explain(self, X, target=None, steps=DEFAULT_STEPS, baseline="zeros"):
+        """Which tokens made the model decide: one attribution per token.
+
+        Integrated gradients over each transformer's token embeddings and
+        the n-gram regression's exact linear contributions, combined with the
+        blend weights (see `transformer_kit.explanations`). The SavedModel's
+        `explain` signature runs the same function.
+
+        Args:
+            X: sequence of str (or one str).
+            target: `None` to explain each predicted class, or a class name
+                (one for all texts, or one per text).
+            steps: int, integration points for the transformers.
+            baseline: `"zeros"` or `"unknown"` token embeddings.
+
+        Returns:
+            `Explanations` (a list of `Explanation`, one per text): tokens,
+            their character spans, attributions, label and probability;
+            shown as shaded tokens in a notebook, `.to_frame()` for a table.
+        """
+        self._require_fitted()
+        texts = [X] if isinstance(X, str) else as_text_list(X)
+        explainer = self._explainer
+        settings = (self.model_, int(steps), baseline)
+        if explainer is None or (explainer.model, explainer.steps, explainer.baseline) != settings:
+            explainer = self._explainer = TextExplainer(self.model_, steps=steps, baseline=baseline)
+        return explainer.explain(texts, list(self.classes_), target=target)
 
     def evaluate(self, X, y=None):
         """Score the classifier on labelled data.

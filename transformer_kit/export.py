@@ -47,6 +47,7 @@ import tensorflow as tf
 
 from transformer_kit import config as config_lib
 from transformer_kit.errors import RunDirectoryError
+from transformer_kit.explanations import TextExplainer, explanation_outputs
 from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
 from transformer_kit.run_directory import atomic_directory
@@ -54,6 +55,7 @@ from transformer_kit.saving import run_record
 
 SERVING_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "serving_token_ids"
+EXPLAIN_SIGNATURE = "explain"
 METADATA_PATH = Path("assets.extra") / "transformer_kit.json"
 FORMAT_VERSION = 2
 # Served ids outside the vocabulary become this id ("[UNK]") instead of
@@ -88,6 +90,12 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
       0 = padding), same outputs, computed from the transformers only (their
       plain average): the n-gram regression needs the raw text. Ids beyond
       `sequence_length` are dropped, unknown ids count as `[UNK]`.
+    - `explain`: input `text`, outputs `tokens` (string `[batch, length]`),
+      `attributions` (float32 `[batch, length]`), `label` (string `[batch]`,
+      the predicted class, which is the one explained), `label_id`,
+      `probabilities`, `baseline_probability` and `transformer_tokens`: the
+      function `TextClassifier.explain` runs (`TextExplainer`, default steps
+      and baseline).
 
     Args:
         classifier: a fitted `TextClassifier` (after `fit` or `load`).
@@ -244,10 +252,17 @@ def build_archive(model, classes):
         parts = [as_class_probabilities(member(token_ids, training=False)) for member in members]
         return with_labels(tf.add_n(parts) / float(len(parts)))
 
+    explainer = TextExplainer(model)
+
+    def explain(text):
+        outputs = explainer.function(text, tf.fill(tf.shape(text), -1))  # -1: the predicted class
+        return {**outputs, "label": tf.gather(class_names, outputs["label_id"])}
+
     archive = keras.export.ExportArchive()
     # Tracking the model puts its variables and lookup tables (the
     # vocabularies) into the SavedModel; the endpoints only reference them.
-    archive.track(model)
+    for resource in explainer.tracked():
+        archive.track(resource)
     archive.add_endpoint(
         SERVING_SIGNATURE, serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
     )
@@ -255,6 +270,9 @@ def build_archive(model, classes):
         TOKEN_IDS_SIGNATURE,
         serve_token_ids,
         input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids")],
+    )
+    archive.add_endpoint(
+        EXPLAIN_SIGNATURE, explain, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
     )
     return archive
 
@@ -285,6 +303,13 @@ def _metadata(classifier, version):
                 },
                 "outputs": OUTPUTS,
                 "computes": "the plain average of the transformers only (the n-gram model needs raw text)",
+            },
+            EXPLAIN_SIGNATURE: {
+                "inputs": {"text": "string [batch]: raw texts."},
+                "outputs": {**explanation_outputs(), "label": OUTPUTS["label"]},
+                "computes": "TextClassifier.explain: integrated gradients of the transformers and the "
+                "n-gram model's linear contributions, blended; attributions sum to probability(label) "
+                "minus baseline_probability",
             },
         },
         "metrics": classifier.metrics_,
