@@ -276,3 +276,74 @@ def test_served_explain_signature_in_plain_tensorflow_equals_explain(trained, tm
         assert not any(served["tokens"][row, width:])
         np.testing.assert_allclose(served["attributions"][row, :width], result.attributions, atol=1e-4)
         assert not served["attributions"][row, width:].any()
+
+
+# ----------------------------------------------------------------- the CLI
+
+
+@pytest.fixture(scope="module")
+def saved_run(trained, tmp_path_factory):
+    return trained.save(tmp_path_factory.mktemp("run") / "run")
+
+
+@pytest.mark.slow
+def test_cli_explains_a_text_with_plain_markers_and_writes_html(saved_run, tmp_path, capsys):
+    from transformer_kit.cli import main
+
+    page = tmp_path / "out.html"
+    assert main(["explain", str(saved_run), "what a wonderful film", "--html", str(page), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("positive (")
+    assert "[++wonderful]" in printed  # not a TTY: markers, no ANSI codes
+    assert "\x1b[" not in printed
+    assert "wonderful" in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_cli_explains_a_csv_and_an_export_the_same_way(trained, saved_run, tmp_path, capsys):
+    from transformer_kit.cli import main
+
+    data = tmp_path / "texts.csv"
+    data.write_text("text\nwonderful film\ndreadful plot\n", encoding="utf-8")
+    assert main(["explain", str(saved_run), str(data), "--quiet"]) == 0
+    from_run = capsys.readouterr().out
+    export = trained.export(tmp_path / "export")
+    assert main(["explain", str(export.parent), str(data), "--quiet"]) == 0
+    from_export = capsys.readouterr().out
+    assert from_run == from_export
+    assert from_run.count("\n\n") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["missing.csv"], "no such file"),
+        (["film", "--target", "spam"], "unknown classes"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(saved_run, capsys, argv, message):
+    from transformer_kit.cli import main
+
+    assert main(["explain", str(saved_run), *argv, "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "\n" not in error and error.startswith("transformer-kit explain: error:")
+
+
+@pytest.mark.slow
+def test_evaluate_saves_the_top_features_with_the_run(saved_run, tmp_path, capsys):
+    from transformer_kit.cli import main
+
+    texts, labels = keyword_dataset(60, seed=5, classes=list(KEYWORDS))
+    data = tmp_path / "holdout.csv"
+    rows = "".join(f"{text},{label}\n" for text, label in zip(texts, labels))
+    data.write_text("text,label\n" + rows, encoding="utf-8")
+    assert main(["evaluate", str(saved_run), str(data), "--explain-texts", "45", "--quiet"]) == 0
+    folder = saved_run / "evaluations" / "holdout"
+    import pandas as pd
+
+    table = pd.read_csv(folder / "top_features.csv")
+    assert (folder / "top_features.png").stat().st_size > 1000
+    top = table.groupby("class").head(1).set_index("class")["token"].to_dict()
+    assert top == {label: keyword for label, keyword in KEYWORDS.items()}
+    assert (table["count"] >= 3).all()

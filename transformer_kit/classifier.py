@@ -25,6 +25,7 @@ from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
 from transformer_kit.logs import quiet_unless
 from transformer_kit.saving import load_run, save_run
+from transformer_kit.top_features import top_features
 
 SETTING_NAMES = tuple(
     field.name
@@ -190,6 +191,23 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if explainer is None or (explainer.model, explainer.steps, explainer.baseline) != settings:
             explainer = self._explainer = TextExplainer(self.model_, steps=steps, baseline=baseline)
         return explainer.explain(texts, list(self.classes_), target=target)
+
+    def top_features(self, X, k=10, min_count=3):
+        """The tokens with the largest mean attribution per predicted class over texts.
+
+        Args:
+            X: texts (or a path, DataFrame, `(texts, labels)` pair or
+                `TextDataset`: only the texts are used).
+            k: int, tokens per class.
+            min_count: int, fewest occurrences for a token to be listed.
+
+        Returns:
+            `pandas.DataFrame`: `class`, `token`, `mean_attribution`, `count`
+            (see `transformer_kit.top_features`); plot it with
+            `transformer_kit.plots.plot_top_features`.
+        """
+        texts = X if isinstance(X, (list, tuple, np.ndarray, pd.Series)) else self._dataset(X, None, "data").texts
+        return top_features(self.explain(texts), k=k, min_count=min_count)
 
     def evaluate(self, X, y=None):
         """Score the classifier on labelled data.

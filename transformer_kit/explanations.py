@@ -47,6 +47,7 @@ from transformer_kit.data.loading import as_text_list
 from transformer_kit.data.text_vectorization import STANDARDIZERS
 from transformer_kit.explanation_results import Explanation, Explanations, token_spans
 from transformer_kit.inference import blend_weights_of, members_of, ngram_of, preprocessor_of
+from transformer_kit.layers import MaskedPooling, TransformerEncoder
 from transformer_kit.layers.probability_blend import as_class_probabilities
 
 BASELINES = ("zeros", "unknown")
@@ -149,15 +150,11 @@ class TextExplainer:
         """
         texts = as_text_list(texts)
         targets = _target_ids(target, classes, len(texts))
-        order = np.argsort([len(text) for text in texts], kind="stable")
-        results = [None] * len(texts)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            out = self.function(tf.constant([texts[i] for i in rows], tf.string), tf.constant(targets[rows], tf.int32))
-            out = {key: value.numpy() for key, value in out.items()}
-            for position, row in enumerate(rows):
-                results[row] = _explanation(texts[row], {key: value[position] for key, value in out.items()}, classes)
-        return Explanations(results)
+
+        def call(text, rows):
+            return self.function(text, tf.constant(targets[rows], tf.int32))
+
+        return explain_in_batches(call, texts, classes, batch_size)
 
     def tracked(self):
         """What a SavedModel must track for `function` (the model and the n-gram lookup)."""
@@ -280,25 +277,33 @@ class TextExplainer:
 
 
 class _MemberView:
-    """A transformer member from its embedding layer's output onwards (layers shared).
+    """A transformer member run from its embedding layer's output onwards (layers shared).
 
     `from_embeddings(token_ids, embedded)` equals `member(token_ids)` when
-    `embedded` is the member's own embedding of `token_ids`; the ids still
-    give the padding mask.
+    `embedded` is the member's own embedding of `token_ids` (a test proves
+    it); the ids still give the padding mask. The encoder's layers are called
+    in order, as `build_transformer_encoder` connects them, rather than
+    through a sub-model cut out of its graph: Keras would add that cut to
+    the saved model's graph and could no longer save it.
     """
 
     def __init__(self, member):
         encoder = next(layer for layer in member.layers if isinstance(layer, keras.Model))
         self.embedding = encoder.get_layer("embedding")
-        # A view of the encoder from (ids, embeddings) to its pooled vector.
-        self.encoder_tail = keras.Model([encoder.input, self.embedding.output], encoder.output)
+        self.encoder_layers = encoder.layers[encoder.layers.index(self.embedding) + 1 :]
         after_encoder = member.layers[member.layers.index(encoder) + 1 :]
         self.head = [layer for layer in after_encoder if not isinstance(layer, keras.layers.InputLayer)]
 
     def from_embeddings(self, token_ids, embedded):
-        # The ids give the padding mask; a Keras mask riding on `embedded`
-        # (the embedding layer's own) would only make Keras warn.
-        features = self.encoder_tail([token_ids, tf.identity(embedded)], training=False)
+        padding_mask = tf.not_equal(token_ids, 0)
+        # tf.identity: the ids give the mask; a Keras mask riding on
+        # `embedded` (the embedding layer's own) would only make Keras warn.
+        features = tf.identity(embedded)
+        for layer in self.encoder_layers:
+            if isinstance(layer, (TransformerEncoder, MaskedPooling)):
+                features = layer(features, padding_mask=padding_mask, training=False)
+            else:
+                features = layer(features, training=False)
         for layer in self.head:
             features = layer(features, training=False)
         return as_class_probabilities(features)
@@ -319,6 +324,28 @@ def _fit_width(attributions, width):
     """Pad with zeros or cut `[batch, length]` to `[batch, width]`."""
     attributions = tf.pad(attributions, [[0, 0], [0, tf.maximum(width - tf.shape(attributions)[1], 0)]])
     return attributions[:, :width]
+
+
+def explain_in_batches(function, texts, classes, batch_size=EXPLAIN_BATCH_SIZE):
+    """Run an explain function over texts in length-sorted batches; `Explanations` in input order.
+
+    Args:
+        function: callable `(text tensor [batch], row indices) -> dict` of
+            `explanation_outputs()` (the `TextExplainer.function`, or a
+            SavedModel's `explain` signature).
+        texts: list of str.
+        classes: list of class names, in column order.
+        batch_size: int.
+    """
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    results = [None] * len(texts)
+    for start in range(0, len(texts), batch_size):
+        rows = order[start : start + batch_size]
+        out = function(tf.constant([texts[i] for i in rows], tf.string), rows)
+        out = {key: np.asarray(value) for key, value in out.items()}
+        for position, row in enumerate(rows):
+            results[row] = _explanation(texts[row], {key: value[position] for key, value in out.items()}, classes)
+    return Explanations(results)
 
 
 def _target_ids(target, classes, count):

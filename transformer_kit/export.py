@@ -46,8 +46,9 @@ import pandas as pd
 import tensorflow as tf
 
 from transformer_kit import config as config_lib
+from transformer_kit.data.loading import as_text_list
 from transformer_kit.errors import RunDirectoryError
-from transformer_kit.explanations import TextExplainer, explanation_outputs
+from transformer_kit.explanations import TextExplainer, explain_in_batches, explanation_outputs
 from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
 from transformer_kit.run_directory import atomic_directory
@@ -187,6 +188,7 @@ class ExportedPredictor:
         # Keep the loaded object alive: the signature does not own its variables.
         self._loaded = loaded
         self._serve = loaded.signatures[SERVING_SIGNATURE]
+        self._explain = loaded.signatures.get(EXPLAIN_SIGNATURE)
         self.classes = list(self.metadata["classes"])
         self.text_column = self.metadata.get("text_column", "text")
 
@@ -208,6 +210,23 @@ class ExportedPredictor:
         """Predicted class names, as a numpy array (dtype object)."""
         probabilities = self.predict_proba(texts, batch_size).to_numpy()
         return np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
+
+    def explain(self, texts, batch_size=64):
+        """Explain each predicted class with the `explain` signature (see `TextClassifier.explain`).
+
+        Returns:
+            `transformer_kit.explanation_results.Explanations`.
+        """
+        if self._explain is None:
+            raise RunDirectoryError(
+                f"{self.metadata['path']} has no explain signature (exported before transformer_kit could "
+                "explain); export the run again with `transformer-kit export`."
+            )
+        names = set(explanation_outputs())  # not "label": the class names come from the metadata
+        return explain_in_batches(
+            lambda text, rows: {k: v for k, v in self._explain(text=text).items() if k in names},
+            as_text_list(texts), self.classes, batch_size,
+        )
 
 
 def load_exported_predictor(path):
