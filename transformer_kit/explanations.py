@@ -174,11 +174,13 @@ class TextExplainer:
         attributions = tf.zeros([tf.shape(text)[0], width])
         baseline_probability = tf.zeros([tf.shape(text)[0]])
 
+        # A part the blend gives no weight adds nothing: skip its gradients.
         parts = [
             (weight, self._member_attributions(member, text, target))
             for weight, member in zip(self.weights, self.members)
+            if weight > 0
         ]
-        if self.ngram is not None:
+        if self.ngram is not None and self.weights[-1] > 0:
             parts.append((self.weights[-1], self._ngram_attributions(text, tokens, target, width)))
         for weight, (part_attributions, part_baseline) in parts:
             attributions += weight * _fit_width(part_attributions, width)
