@@ -204,9 +204,9 @@ def test_load_exported_picks_the_highest_version_and_reads_metadata(exported):
     assert metadata["blend_weights"] == pytest.approx(blend_weights_of(classifier.model_))
     assert metadata["metrics"]["validation"]["accuracy"] == pytest.approx(classifier.metrics_["validation"]["accuracy"])
     assert metadata["metrics"] == json.loads(json.dumps(classifier.metrics_))
-    assert set(metadata["signatures"]) == {"serving_default", "serving_token_ids"}
+    assert set(metadata["signatures"]) == {"serving_default", "serving_token_ids", "explain"}
     assert {"transformer_kit", "tensorflow", "keras"} <= set(metadata["versions"])
-    assert set(loaded.signatures) == {"serving_default", "serving_token_ids"}
+    assert set(loaded.signatures) == {"serving_default", "serving_token_ids", "explain"}
 
     loaded_again, same = load_exported(version_dir)
     assert same["path"] == str(version_dir)

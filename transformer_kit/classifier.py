@@ -21,12 +21,14 @@ from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
+from transformer_kit.explanations import DEFAULT_STEPS, TextExplainer
 from transformer_kit.export import export_saved_model
 from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
 from transformer_kit.logs import quiet_unless
 from transformer_kit.saving import load_run, save_run
 from transformer_kit.thresholds import apply_thresholds
+from transformer_kit.top_features import top_features
 
 SETTING_NAMES = tuple(
     field.name
@@ -172,7 +174,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.history_, self.metrics_, self.data_report_ = result.history, result.metrics, result.data_report
         self.sources_, self.resumed_ = result.sources, result.resumed
         self.thresholds_ = None if result.thresholds is None else np.asarray(result.thresholds, dtype=float)
-        self._scorer = None
+        self._scorer = self._explainer = None
 
     # -------------------------------------------------------------- predict
 
@@ -210,6 +212,53 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if self.multi_label:
             return self.label_encoder_.decode(apply_thresholds(probabilities, self.thresholds_))
         return self.classes_[probabilities.argmax(axis=1)] if len(probabilities) else self.classes_[:0]
+
+    def explain(self, X, target=None, steps=DEFAULT_STEPS, baseline="zeros"):
+        """Which tokens made the model decide: one attribution per token.
+
+        Integrated gradients over each transformer's token embeddings and
+        the n-gram regression's exact linear contributions, combined with the
+        blend weights (see `transformer_kit.explanations`). The SavedModel's
+        `explain` signature runs the same function.
+
+        Args:
+            X: sequence of str (or one str).
+            target: `None` to explain each predicted class, or a class name
+                (one for all texts, or one per text).
+            steps: int, integration points for the transformers.
+            baseline: `"zeros"` or `"unknown"` token embeddings.
+
+        Returns:
+            `Explanations` (a list of `Explanation`, one per text): tokens,
+            their character spans, attributions, label and probability;
+            shown as shaded tokens in a notebook, `.to_frame()` for a table.
+        """
+        self._require_fitted()
+        if self.multi_label:
+            raise ValueError("explain() explains one predicted class; multi-label classifiers cannot be explained yet.")
+        texts = [X] if isinstance(X, str) else as_text_list(X)
+        explainer = self._explainer
+        settings = (self.model_, int(steps), baseline)
+        if explainer is None or (explainer.model, explainer.steps, explainer.baseline) != settings:
+            explainer = self._explainer = TextExplainer(self.model_, steps=steps, baseline=baseline)
+        return explainer.explain(texts, list(self.classes_), target=target)
+
+    def top_features(self, X, k=10, min_count=3):
+        """The tokens with the largest mean attribution per predicted class over texts.
+
+        Args:
+            X: texts (or a path, DataFrame, `(texts, labels)` pair or
+                `TextDataset`: only the texts are used).
+            k: int, tokens per class.
+            min_count: int, fewest occurrences for a token to be listed.
+
+        Returns:
+            `pandas.DataFrame`: `class`, `token`, `mean_attribution`, `count`
+            (see `transformer_kit.top_features`); plot it with
+            `transformer_kit.plots.plot_top_features`.
+        """
+        texts = X if isinstance(X, (list, tuple, np.ndarray, pd.Series)) else self._dataset(X, None, "data").texts
+        return top_features(self.explain(texts), k=k, min_count=min_count)
 
     def evaluate(self, X, y=None):
         """Score the classifier on labelled data.

@@ -1,4 +1,4 @@
-"""The `transformer-kit` command line: train, evaluate, predict, info, export.
+"""The `transformer-kit` command line: train, evaluate, predict, explain, info, export.
 
 Every user-fixable problem (bad file, missing column, unseen label, existing
 output) is printed as one clear message and exits with status 2; no traceback.
@@ -58,6 +58,14 @@ examples:
   printf 'Storm\\tHeavy rain\\n' | transformer-kit predict runs/news -    # trained on title and body
   transformer-kit predict exports/spam new_messages.csv     # an exported SavedModel works too
 """
+
+EXPLAIN_EXAMPLES = """\
+examples:
+  transformer-kit explain runs/spam "WINNER! Claim your free prize now"
+  transformer-kit explain runs/spam data/sms_spam_test.csv --html spam.html
+  echo "this film was a waste of time" | transformer-kit explain exports/sst2 -
+"""
+DEFAULT_EXPLAIN_TEXTS = 300
 
 
 def build_parser():
@@ -262,6 +270,14 @@ def build_parser():
         evaluate, ("data", "DATA", "Labelled file (CSV/TSV/JSON Lines/Parquet) or folder of class subfolders."),
         "Also write the metrics as JSON to FILE.", labels=True
     )
+    evaluate.add_argument(
+        "--explain-texts",
+        type=int,
+        default=DEFAULT_EXPLAIN_TEXTS,
+        metavar="N",
+        help="Explain N texts of DATA (evenly spaced) and save the tokens that push hardest towards each "
+        "class as RUN_DIR/evaluations/<DATA name>/top_features.csv and .png; 0 skips it. Default: %(default)s.",
+    )
 
     predict = add_command(
         "predict",
@@ -282,6 +298,27 @@ def build_parser():
         predict, ("input", "INPUT", "File, folder, or - for stdin lines."), "Write the CSV here instead of stdout.",
         labels=False, run_help="Run directory, or SavedModel export directory.",
     )
+
+    explain = add_command(
+        "explain",
+        run_explain,
+        help="Show which words made the model decide.",
+        description=(
+            "Explain the predictions of a run directory or an exported SavedModel (its 'explain' "
+            "signature): each token's share of the predicted class's probability, from integrated "
+            "gradients of the transformers and the n-gram model's exact contributions. INPUT is a "
+            "text, a CSV/TSV file or '-' for one text per line on stdin. Tokens are shaded in a "
+            "terminal (green for, red against) and marked [+token] / [-token] otherwise."
+        ),
+        epilog=EXPLAIN_EXAMPLES,
+    )
+    explain.add_argument("run_dir", metavar="RUN_OR_EXPORT", help="Run directory, or SavedModel export directory.")
+    explain.add_argument("input", metavar="INPUT", help="A text, a CSV/TSV file, or - for stdin lines.")
+    _add_column_arguments(explain, labels=False, defaults_from_run=True)
+    explain.add_argument(
+        "--target", metavar="CLASS", help="Explain this class instead of the predicted one (run directories only)."
+    )
+    explain.add_argument("--html", metavar="FILE", help="Also write the explanations as an HTML page to FILE.")
 
     info = add_command(
         "info",
@@ -629,7 +666,74 @@ def run_evaluate(args):
     print(format_metrics(metrics, title=f"Metrics on {args.data} ({metrics['num_examples']} texts)"))
     if args.output:
         Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
+    if args.explain_texts < 0:
+        raise ValueError(f"--explain-texts must be 0 or more, got {args.explain_texts}.")
+    if args.explain_texts:
+        _save_top_features(classifier, dataset.texts, args.explain_texts, Path(args.run_dir), args.data)
     return 0
+
+
+def _save_top_features(classifier, texts, count, run_dir, data_path):
+    import numpy as np
+
+    from transformer_kit.plots import plot_top_features
+
+    # Evenly spaced rows: a file sorted by label still gives every class.
+    rows = np.unique(np.linspace(0, len(texts) - 1, min(count, len(texts))).astype(int)) if texts else []
+    log.info("Explaining %d texts for the tokens that push hardest towards each class", len(rows))
+    table = classifier.top_features([texts[i] for i in rows])
+    folder = run_dir / "evaluations" / (Path(data_path).name.split(".")[0] or "data")
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "top_features.csv", index=False)
+    plot_top_features(table, folder / "top_features.png")
+    log.info("Wrote %s and top_features.png", folder / "top_features.csv")
+
+
+def run_explain(args):
+    from transformer_kit.data import load_csv_dataset
+
+    texts = _explain_inputs(args, load_csv_dataset)
+    path = Path(args.run_dir)
+    if path.is_dir() and not (path / "manifest.json").exists() and _looks_exported(path):
+        from transformer_kit.export import load_exported_predictor
+
+        if args.target is not None:
+            raise ValueError("--target needs a run directory: an export's explain signature explains the prediction.")
+        explanations = load_exported_predictor(path).explain(texts)
+    else:
+        from transformer_kit.classifier import TextClassifier
+
+        explanations = TextClassifier.load(path, verbose=0).explain(texts, target=args.target)
+    colour = sys.stdout.isatty()
+    print("\n\n".join(explanation.to_terminal(colour=colour) for explanation in explanations))
+    if args.html:
+        explanations.to_html(args.html)
+        log.info("Wrote %d explanations to %s", len(explanations), args.html)
+    return 0
+
+
+def _explain_inputs(args, load_csv_dataset):
+    """The texts to explain: stdin lines, a CSV's text column, or INPUT itself."""
+    if args.input == "-":
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    if Path(args.input).is_file():
+        text_column = args.text_column or _text_column_of(args.run_dir)
+        dataset = load_csv_dataset(
+            args.input, text_column, encoding=args.encoding, require_labels=False, drop_empty_text=False
+        )
+        return dataset.texts
+    if args.input.lower().endswith((".csv", ".tsv", ".gz", ".txt")) and " " not in args.input:
+        raise ValueError(f"INPUT {args.input} looks like a file name but there is no such file; check the path.")
+    return [args.input]
+
+
+def _text_column_of(path):
+    path = Path(path)
+    for record in (path / "config.json", *sorted(path.glob("*/assets.extra/transformer_kit.json"))[-1:],
+                   path / "assets.extra" / "transformer_kit.json"):
+        if record.is_file():
+            return json.loads(record.read_text()).get("text_column", "text")
+    return "text"
 
 
 def run_predict(args):

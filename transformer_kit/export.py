@@ -52,6 +52,7 @@ from transformer_kit import config as config_lib
 from transformer_kit.data.formats import TEXT_COLUMN_SEPARATOR, join_text_columns, text_columns
 from transformer_kit.data.loading import as_text_list
 from transformer_kit.errors import RunDirectoryError
+from transformer_kit.explanations import TextExplainer, explain_in_batches, explanation_outputs
 from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
 from transformer_kit.run_directory import atomic_directory
@@ -63,6 +64,7 @@ COLUMNS_SIGNATURE = "serving_columns"
 # Signature input names TensorFlow keeps as they are: it renames others ("body-text" -> "body_text",
 # "9z" -> "arg_9z"), refuses Python keywords and names equal but for case. See `serving_input_names`.
 _INPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+EXPLAIN_SIGNATURE = "explain"
 METADATA_PATH = Path("assets.extra") / "transformer_kit.json"
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
@@ -115,6 +117,13 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False):
       (`"body text"` -> `"body_text"`, see `serving_input_names`); the
       metadata maps each column to its input. `serving_default` takes the joined text;
       the metadata's `text_columns` and `text_separator` say how to join.
+    - `explain` (single-label classifiers): input `text`, outputs `tokens`
+      (string `[batch, length]`), `attributions` (float32
+      `[batch, length]`), `label` (string `[batch]`, the predicted class,
+      which is the one explained), `label_id`, `probabilities`,
+      `baseline_probability` and `transformer_tokens`: the function
+      `TextClassifier.explain` runs (`TextExplainer`, default steps and
+      baseline).
 
     A multi-label classifier's signatures output `probabilities` (float32
     `[batch, num_labels]`), `labels` (string `[batch]`: the chosen labels
@@ -217,6 +226,7 @@ class ExportedPredictor:
         # Keep the loaded object alive: the signature does not own its variables.
         self._loaded = loaded
         self._serve = loaded.signatures[SERVING_SIGNATURE]
+        self._explain = loaded.signatures.get(EXPLAIN_SIGNATURE)
         self.classes = list(self.metadata["classes"])
         self.text_column = self.metadata.get("text_column", "text")
         self.thresholds = self.metadata.get("thresholds")  # multi-label exports only
@@ -247,6 +257,27 @@ class ExportedPredictor:
             chosen = probabilities >= np.asarray(self.thresholds, dtype=probabilities.dtype)
             return [tuple(self.classes[i] for i in np.flatnonzero(row)) for row in chosen]
         return np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
+
+    def explain(self, texts, batch_size=64):
+        """Explain each predicted class with the `explain` signature (see `TextClassifier.explain`).
+
+        Returns:
+            `transformer_kit.explanation_results.Explanations`.
+        """
+        if self._explain is None and self.thresholds is not None:
+            raise RunDirectoryError(
+                f"{self.metadata['path']} is a multi-label classifier, which cannot be explained yet."
+            )
+        if self._explain is None:
+            raise RunDirectoryError(
+                f"{self.metadata['path']} has no explain signature (exported before transformer_kit could "
+                "explain); export the run again with `transformer-kit export`."
+            )
+        names = set(explanation_outputs())  # not "label": the class names come from the metadata
+        return explain_in_batches(
+            lambda text, rows: {k: v for k, v in self._explain(text=text).items() if k in names},
+            as_text_list(texts), self.classes, batch_size,
+        )
 
 
 def load_exported_predictor(path):
@@ -309,10 +340,17 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
         parts = [as_class_probabilities(member(token_ids, training=False)) for member in members]
         return with_labels(tf.add_n(parts) / float(len(parts)))
 
+    explainer = TextExplainer(model)
+
+    def explain(text):
+        outputs = explainer.function(text, tf.fill(tf.shape(text), -1))  # -1: the predicted class
+        return {**outputs, "label": tf.gather(class_names, outputs["label_id"])}
+
     archive = keras.export.ExportArchive()
     # Tracking the model puts its variables and lookup tables (the
     # vocabularies) into the SavedModel; the endpoints only reference them.
-    archive.track(model)
+    for resource in explainer.tracked():
+        archive.track(resource)
     archive.add_endpoint(
         SERVING_SIGNATURE, serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
     )
@@ -330,6 +368,10 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
             COLUMNS_SIGNATURE,
             serve_columns,
             input_signature=[tf.TensorSpec([None], tf.string, name=name) for name in serving_input_names(columns)],
+        )
+    if thresholds is None:  # explanations are of one predicted class
+        archive.add_endpoint(
+            EXPLAIN_SIGNATURE, explain, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
         )
     return archive
 
@@ -408,6 +450,13 @@ def _metadata(classifier, version):
                 },
                 "outputs": outputs,
                 "computes": "the plain average of the transformers only (the n-gram model needs raw text)",
+            },
+            EXPLAIN_SIGNATURE: {
+                "inputs": {"text": "string [batch]: raw texts."},
+                "outputs": {**explanation_outputs(), "label": OUTPUTS["label"]},
+                "computes": "TextClassifier.explain: integrated gradients of the transformers and the "
+                "n-gram model's linear contributions, blended; attributions sum to probability(label) "
+                "minus baseline_probability",
             },
         },
         "metrics": classifier.metrics_,

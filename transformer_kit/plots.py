@@ -96,3 +96,36 @@ def plot_confusion_matrix(confusion, class_names, path=None, title="Confusion ma
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure
+
+
+def plot_top_features(table, path=None):
+    """Plot `top_features`' table: one bar chart per class, largest mean attribution on top.
+
+    Args:
+        table: `pandas.DataFrame` with columns `class`, `token`,
+            `mean_attribution` (see `transformer_kit.top_features`).
+        path: where to save the PNG, or `None` to only return the figure.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"class": ["ham", "spam"], "token": ["lunch", "prize"], "mean_attribution": [0.1, 0.3]})
+    >>> [axis.get_title() for axis in plot_top_features(table).axes]
+    ['ham', 'spam']
+    """
+    classes = list(dict.fromkeys(table["class"]))
+    height = 1.0 + 0.3 * max([int((table["class"] == name).sum()) for name in classes] + [1])
+    figure = Figure(figsize=(4 * max(len(classes), 1), height))
+    axes = figure.subplots(1, max(len(classes), 1), squeeze=False)[0]
+    for name, axis in zip(classes, axes):
+        rows = table[table["class"] == name].iloc[::-1]  # barh draws bottom-up
+        axis.barh(rows["token"].astype(str), rows["mean_attribution"], color="tab:green")
+        axis.set_title(str(name))
+        axis.set_xlabel("mean attribution")
+    figure.tight_layout()
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure
