@@ -17,7 +17,7 @@ from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import make_configs
 from transformer_kit.data import build_data_report, format_data_report, load_csv_dataset
 from transformer_kit.data.label_sets import LabelSetEncoder, as_label_set_dataset, split_label_cell
-from transformer_kit.errors import DataError
+from transformer_kit.errors import DataError, RunDirectoryError
 from transformer_kit.evaluation import evaluate_label_sets, format_metrics
 from transformer_kit.export import export_saved_model, load_exported, load_exported_predictor
 from transformer_kit.ngram import choose_ngram_weight, fit_ngram_classifier
@@ -312,6 +312,12 @@ def test_export_serves_probabilities_and_joined_labels_in_plain_tensorflow(multi
     assert metadata["multi_label"] and metadata["label_separator"] == "|"
     assert "labels" in metadata["signatures"]["serving_default"]["outputs"]
     assert load_exported_predictor(tmp_path / "model").predict(texts) == predicted
+    # Explanations are of one class: a multi-label export has no explain signature, and says why.
+    assert "explain" not in metadata["signatures"]
+    with pytest.raises(RunDirectoryError, match="multi-label classifier, which cannot be explained"):
+        load_exported_predictor(tmp_path / "model").explain(texts[:2])
+    with pytest.raises(ValueError, match="multi-label classifiers cannot be explained"):
+        clf.explain(texts[:2])
 
 
 @pytest.mark.slow

@@ -461,6 +461,8 @@ def _metadata(classifier, version):
         },
         "metrics": classifier.metrics_,
     }
+    if record.get("multi_label"):  # build_archive adds no explain endpoint for label sets
+        del metadata["signatures"][EXPLAIN_SIGNATURE]
     columns = text_columns(classifier.text_column)
     if _serves_columns(columns):
         names = serving_input_names(columns)
