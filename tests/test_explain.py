@@ -16,6 +16,7 @@ from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import ModelConfig
 from transformer_kit.encoders import ScratchTransformer, build_member
 from transformer_kit.explanations import TextExplainer, _MemberView
+from transformer_kit.export import load_exported
 from transformer_kit.inference import build_inference_model
 from transformer_kit.ngram import fit_ngram_classifier
 from transformer_kit.preprocessor import TextPreprocessor
@@ -255,7 +256,9 @@ SERVE_EXPLAIN = textwrap.dedent(
 
 @pytest.mark.slow
 def test_served_explain_signature_in_plain_tensorflow_equals_explain(trained, tmp_path):
-    version_dir = trained.export(tmp_path / "model")
+    # Three points, not the default: the export must carry the steps it is given.
+    version_dir = trained.export(tmp_path / "model", explain_steps=3)
+    assert load_exported(tmp_path / "model")[1]["signatures"]["explain"]["steps"] == 3
     texts = ["The FILM was Wonderful!", "dreadful plot", "", "average " * 3, "电影 wonderful"]
     (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
     (tmp_path / "serve.py").write_text(SERVE_EXPLAIN)
@@ -267,7 +270,7 @@ def test_served_explain_signature_in_plain_tensorflow_equals_explain(trained, tm
     )
     served = np.load(tmp_path / "out.npz")
     assert served["dtypes"].tolist() == ["string", "float32", "string", "float32"]
-    expected = trained.explain(texts)
+    expected = trained.explain(texts, steps=3)
     assert served["label"].tolist() == [result.label for result in expected]
     np.testing.assert_allclose(served["probabilities"], trained.predict_proba(texts).to_numpy(), atol=1e-6)
     for row, result in enumerate(expected):

@@ -327,10 +327,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         classifier._set_fitted(saved)
         return classifier
 
-    def export(self, path, version=None, overwrite=False):
+    def export(self, path, version=None, overwrite=False, explain_steps=config_lib.EXPLAIN_STEPS):
         """Export a TensorFlow SavedModel that takes raw strings (see `transformer_kit.export`)."""
         self._require_fitted()
-        return export_saved_model(self, path, version=version, overwrite=overwrite)
+        return export_saved_model(self, path, version=version, overwrite=overwrite, explain_steps=explain_steps)
 
     # -------------------------------------------------------------- helpers
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from transformer_kit.config import (
     AUTO_ENSEMBLE_MAX_TEXTS,
     AUTO_ENSEMBLE_SIZE,
+    EXPLAIN_STEPS,
     PRESETS,
     SPLIT_MODES,
     STRATEGIES,
@@ -346,6 +347,9 @@ def build_parser():
         "--version", type=int, help="Version number (sub-directory). Default: one more than the highest existing."
     )
     export.add_argument("--overwrite", action="store_true", help="Replace an existing version directory.")
+    export.add_argument("--explain-steps", type=int, default=EXPLAIN_STEPS, metavar="N",
+                        help="Integration points of the 'explain' signature: fewer serve explanations faster, with "
+                             "a larger completeness gap. Default: %(default)s.")
 
     vectors = add_command(
         "vectors",
@@ -846,7 +850,8 @@ def run_export(args):
 
     log.info("Loading the classifier in %s to export it as a SavedModel for serving", args.run_dir)
     classifier = TextClassifier.load(args.run_dir, verbose=0)
-    path = classifier.export(args.out_dir, version=args.version, overwrite=args.overwrite)
+    path = classifier.export(args.out_dir, version=args.version, overwrite=args.overwrite,
+                             explain_steps=args.explain_steps)
     print(f"Exported a SavedModel to {path}")
     return 0
 

@@ -20,6 +20,13 @@ STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
 AUTO_ENSEMBLE_SIZE = 3
 AUTO_ENSEMBLE_MAX_TEXTS = 20000
 
+# Integration points of the transformers' integrated gradients (explanations and
+# the exported `explain` signature). On SST-2, TREC and ChnSentiCorp 4, 8 and 16
+# points rank tokens alike (ERASER comprehensiveness equal to 3 decimals,
+# benchmarks/RESULTS_explanations.md); 8 keeps the completeness gap near 1e-3
+# at half the cost of 16.
+EXPLAIN_STEPS = 8
+
 # Presets are named bundles of settings; explicit arguments override them.
 # "default" averages a few transformers and blends in an in-graph TF-IDF
 # logistic regression: on a few thousand short texts a single from-scratch

@@ -43,6 +43,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from transformer_kit.config import EXPLAIN_STEPS
 from transformer_kit.data.loading import as_text_list
 from transformer_kit.data.text_vectorization import STANDARDIZERS
 from transformer_kit.explanation_results import Explanation, Explanations, token_spans
@@ -51,7 +52,7 @@ from transformer_kit.layers import MaskedPooling, TransformerEncoder
 from transformer_kit.layers.probability_blend import as_class_probabilities
 
 BASELINES = ("zeros", "unknown")
-DEFAULT_STEPS = 16
+DEFAULT_STEPS = EXPLAIN_STEPS
 EXPLAIN_BATCH_SIZE = 64
 # The n-gram path is one-dimensional (logits along a line) and costs almost
 # nothing, so it gets enough points for a float32-exact integral.
@@ -78,7 +79,7 @@ class TextExplainer:
 
     Args:
         model: an inference model (`TextClassifier.model_`).
-        steps: int, default 16. Integration points for the transformers'
+        steps: int, default 8 (`config.EXPLAIN_STEPS`). Integration points for the transformers'
             integrated gradients (midpoint rule); more points, a smaller
             completeness gap, proportionally slower. On SST-2's default
             model, 16 points leave a mean gap of ~1e-4 in probability (8:
