@@ -48,6 +48,7 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks.datasets import load_dataset  # noqa: E402
 from transformer_kit.classifier import TextClassifier  # noqa: E402
+from transformer_kit.config import EXPLAIN_STEPS  # noqa: E402
 from transformer_kit.inference import members_of, preprocessor_of  # noqa: E402
 from transformer_kit.layers import MaskedPooling, TransformerEncoder  # noqa: E402
 
@@ -246,10 +247,10 @@ def benchmark_dataset(name, args):
     return classifier, texts, report
 
 
-def served_throughput(classifier, texts, batch_size, repeats=3):
-    """Texts/s of the exported `explain` signature, batches of `batch_size`, TensorFlow alone."""
+def served_throughput(classifier, texts, batch_size, steps, repeats=3):
+    """Texts/s of the exported `explain` signature (`steps` points), batches of `batch_size`, TensorFlow alone."""
     with tempfile.TemporaryDirectory() as folder:
-        version_dir = classifier.export(Path(folder) / "model")
+        version_dir = classifier.export(Path(folder) / "model", explain_steps=steps)
         explain = tf.saved_model.load(str(version_dir)).signatures["explain"]
         batches = [tf.constant(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
         explain(text=batches[0])  # warm-up
@@ -288,8 +289,9 @@ def markdown(results, args):
             )
         lines.append("")
     if "served_texts_per_s" in results:
-        lines += [f"Served `explain` signature on SST-2, batches of {args.batch_size}: "
-                  f"**{results['served_texts_per_s']:.0f} texts/s**.", ""]
+        rates = ", ".join(f"**{rate:.0f} texts/s** at {steps} points"
+                          for steps, rate in results["served_texts_per_s"].items())
+        lines += [f"Served `explain` signature on SST-2, batches of {args.batch_size}: {rates}.", ""]
     return "\n".join(lines)
 
 
@@ -298,8 +300,11 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=["sst2", "trec", "chnsenticorp"])
     parser.add_argument("--texts", type=int, default=300, help="Test texts per dataset. Default: 300.")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--ours-steps", nargs="+", type=int, default=[16, 8],
-                        help="Integration points of ours, one row each. Default: 16 (the default) and 8.")
+    parser.add_argument("--ours-steps", nargs="+", type=int, default=[EXPLAIN_STEPS, 4],
+                        help=f"Integration points of ours, one row each. Default: {EXPLAIN_STEPS} (the library's) "
+                             "and 4.")
+    parser.add_argument("--served-steps", nargs="+", type=int, default=[EXPLAIN_STEPS],
+                        help="Integration points of the exported explain signature, one measurement each.")
     parser.add_argument("--lime-samples", type=int, default=1000)
     parser.add_argument("--shap-evals", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=256, help="Served explain batch size. Default: 256.")
@@ -315,8 +320,11 @@ def main(argv=None):
         results["datasets"][name] = report
         if name == "sst2":
             served = load_dataset("sst2").test_texts[: args.served_texts]
-            results["served_texts_per_s"] = served_throughput(classifier, served, args.batch_size)
-            print("served explain texts/s", round(results["served_texts_per_s"], 1), flush=True)
+            results["served_texts_per_s"] = {}
+            for steps in args.served_steps:
+                rate = served_throughput(classifier, served, args.batch_size, steps)
+                results["served_texts_per_s"][steps] = rate
+                print(f"served explain texts/s at {steps} points", round(rate, 1), flush=True)
         if args.output:
             Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     if args.markdown:

@@ -277,7 +277,8 @@ def build_parser():
         default=DEFAULT_EXPLAIN_TEXTS,
         metavar="N",
         help="Explain N texts of DATA (evenly spaced) and save the tokens that push hardest towards each "
-        "class as RUN_DIR/evaluations/<DATA name>/top_features.csv and .png; 0 skips it. Default: %(default)s.",
+        "class as RUN_DIR/evaluations/<DATA name>/top_features.csv and .png; 0 skips it (as do multi-label runs). "
+        "Default: %(default)s.",
     )
 
     predict = add_command(
@@ -672,7 +673,7 @@ def run_evaluate(args):
         Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
     if args.explain_texts < 0:
         raise ValueError(f"--explain-texts must be 0 or more, got {args.explain_texts}.")
-    if args.explain_texts:
+    if args.explain_texts and not classifier.multi_label:  # explanations are of one predicted class
         _save_top_features(classifier, dataset.texts, args.explain_texts, Path(args.run_dir), args.data)
     return 0
 

@@ -11,13 +11,13 @@ same `TextVectorization`, so they cannot drift apart.
 
 import os
 
-import joblib
 import keras
 import numpy as np
 import scipy.sparse
 import tensorflow as tf
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.parallel import Parallel, delayed
 
 from transformer_kit.data.text_vectorization import make_text_vectorizer
 
@@ -216,9 +216,9 @@ def _fit_one_vs_rest(features, indicator, c, seed, initial=None, n_jobs=None):
             regression.coef_, regression.intercept_ = initial[0][label : label + 1], initial[1][label : label + 1]
         jobs.append((label, regression, column))
     n_jobs = min(len(jobs), n_jobs or os.cpu_count() or 1) or 1
-    fitted = joblib.Parallel(n_jobs=n_jobs)(
-        joblib.delayed(regression.fit)(features, column) for _, regression, column in jobs
-    )
+    # scikit-learn's own joblib wrapper (what its estimators' n_jobs use): worker processes
+    # get the fit's inputs in memory, nothing is read from files.
+    fitted = Parallel(n_jobs=n_jobs)(delayed(regression.fit)(features, column) for _, regression, column in jobs)
     for (label, _, _), regression in zip(jobs, fitted):
         coef[label], intercept[label] = regression.coef_[0], regression.intercept_[0]
     return coef, intercept
