@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from transformer_kit.data.labels import LabelEncoder
+from transformer_kit.data.labels import LabelEncoder, refuse_unseen_labels
 from transformer_kit.data.loading import TextDataset, as_text_list, load_csv_dataset
 from transformer_kit.errors import DataError
 
@@ -92,14 +92,7 @@ class LabelSetEncoder(LabelEncoder):
         """
         label_sets = list(label_sets)
         unseen = collections.Counter(name for labels in label_sets for name in labels if name not in self._index)
-        if unseen:
-            shown = ", ".join(f"{name!r} ({n} rows)" for name, n in unseen.most_common(10))
-            more = f" and {len(unseen) - 10} more" if len(unseen) > 10 else ""
-            raise DataError(
-                f"{source} has labels the model was not trained on: {shown}{more}. Known labels: "
-                f"{', '.join(repr(c) for c in self.classes_)}. Fix or remove those labels, or retrain "
-                "with them in the training data."
-            )
+        refuse_unseen_labels(unseen, self.classes_, source)
         indicator = np.zeros((len(label_sets), len(self.classes_)), dtype=np.float32)
         for row, labels in enumerate(label_sets):
             indicator[row, [self._index[name] for name in labels]] = 1.0

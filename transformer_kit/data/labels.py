@@ -9,6 +9,25 @@ import numpy as np
 from transformer_kit.errors import DataError, RunDirectoryError
 
 
+def refuse_unseen_labels(unseen, known, source):
+    """A `DataError` listing labels the model was not trained on, if there are any.
+
+    Args:
+        unseen: `collections.Counter` of unknown label -> rows carrying it.
+        known: the class names the model knows.
+        source: where the labels came from (e.g. a file name).
+    """
+    if not unseen:
+        return
+    shown = ", ".join(f"{name!r} ({n} rows)" for name, n in unseen.most_common(10))
+    more = f" and {len(unseen) - 10} more" if len(unseen) > 10 else ""
+    raise DataError(
+        f"{source} has labels the model was not trained on: {shown}{more}. "
+        f"Known classes: {', '.join(repr(c) for c in known)}. "
+        "Fix or remove those rows, or retrain with examples of these classes in the training data."
+    )
+
+
 class LabelEncoder:
     """Maps string class names to ids `0..num_classes-1` and back.
 
@@ -87,18 +106,8 @@ class LabelEncoder:
                 of them with their counts, and the known classes.
         """
         labels = [str(label) for label in labels]
-        unseen = collections.Counter(
-            label for label in labels if label not in self._index
-        )
-        if unseen:
-            shown = ", ".join(f"{name!r} ({n} rows)" for name, n in unseen.most_common(10))
-            more = f" and {len(unseen) - 10} more" if len(unseen) > 10 else ""
-            raise DataError(
-                f"{source} has labels the model was not trained on: {shown}{more}. "
-                f"Known classes: {', '.join(repr(c) for c in self.classes_)}. "
-                "Fix or remove those rows, or retrain with examples of these "
-                "classes in the training data."
-            )
+        refuse_unseen_labels(collections.Counter(label for label in labels if label not in self._index),
+                             self.classes_, source)
         return np.array([self._index[label] for label in labels], dtype=np.int32)
 
     def decode(self, ids):

@@ -250,9 +250,19 @@ def _describe_split(split):
     labels = split.labels or []
     if labels and isinstance(labels[0], tuple):
         return _describe_label_sets(split)
-    counts = collections.Counter(labels)
+    return _split_summary(split, labels, collections.Counter(labels))
+
+
+def _split_summary(split, row_labels, counts):
+    """What every split reports: rows, drops, classes and their balance, duplicates, how it was read.
+
+    Args:
+        split: a `TextDataset`.
+        row_labels: each row's label (a class name, or a tuple of them).
+        counts: rows per class name.
+    """
     text_labels = collections.defaultdict(set)
-    for text, label in zip(split.texts, labels):
+    for text, label in zip(split.texts, row_labels):
         text_labels[text].add(label)
     return {
         "source": str(split.source),
@@ -260,9 +270,7 @@ def _describe_split(split):
         "dropped": {k: int(v) for k, v in split.dropped.items()},
         "classes": {label: int(n) for label, n in sorted(counts.items())},
         "num_classes": len(counts),
-        "imbalance_ratio": (
-            round(max(counts.values()) / min(counts.values()), 3) if counts else None
-        ),
+        "imbalance_ratio": round(max(counts.values()) / min(counts.values()), 3) if counts else None,
         "duplicate_texts": len(split.texts) - len(set(split.texts)),
         "conflicting_duplicates": sum(len(s) > 1 for s in text_labels.values()),
         # How the files were read (detected encoding, sniffed delimiter, folder, joined columns).
@@ -277,19 +285,9 @@ def _describe_label_sets(split):
     pairs = collections.Counter(
         (first, second) for labels in label_sets for i, first in enumerate(labels) for second in labels[i + 1 :]
     )
-    text_labels = collections.defaultdict(set)
-    for text, labels in zip(split.texts, label_sets):
-        text_labels[text].add(labels)
     rows = len(label_sets)
     return {
-        "source": str(split.source),
-        "rows": len(split.texts),
-        "dropped": {k: int(v) for k, v in split.dropped.items()},
-        "classes": {label: int(n) for label, n in sorted(counts.items())},
-        "num_classes": len(counts),
-        "imbalance_ratio": round(max(counts.values()) / min(counts.values()), 3) if counts else None,
-        "duplicate_texts": len(split.texts) - len(set(split.texts)),
-        "conflicting_duplicates": sum(len(s) > 1 for s in text_labels.values()),
+        **_split_summary(split, label_sets, counts),
         "label_sets": {
             "rows_without_labels": sum(not labels for labels in label_sets),
             "rows_with_several_labels": sum(len(labels) > 1 for labels in label_sets),
