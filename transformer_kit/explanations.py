@@ -130,7 +130,9 @@ class TextExplainer:
             self.ngram_lookup = keras.layers.StringLookup(
                 vocabulary=vocabulary[1:], oov_token=vocabulary[0], num_oov_indices=1, name="ngram_columns"
             )
-            self.ngram_lookup.build((None,))  # an export tracks only built layers
+            # An export tracks only built layers; a call builds it under every Keras version
+            # (`build()` took no shape before Keras 3.8 and needs one after).
+            self.ngram_lookup(tf.constant([""]))
         self.function = tf.function(
             self._explain,
             input_signature=[
