@@ -345,16 +345,13 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
         parts = [as_class_probabilities(member(token_ids, training=False)) for member in members]
         return with_labels(tf.add_n(parts) / float(len(parts)))
 
-    explainer = TextExplainer(model, steps=explain_steps)
-
-    def explain(text):
-        outputs = explainer.function(text, tf.fill(tf.shape(text), -1))  # -1: the predicted class
-        return {**outputs, "label": tf.gather(class_names, outputs["label_id"])}
+    # Explanations are of one predicted class: label sets get no explain signature.
+    explainer = TextExplainer(model, steps=explain_steps) if thresholds is None else None
 
     archive = keras.export.ExportArchive()
     # Tracking the model puts its variables and lookup tables (the
     # vocabularies) into the SavedModel; the endpoints only reference them.
-    for resource in explainer.tracked():
+    for resource in explainer.tracked() if explainer is not None else [model]:
         archive.track(resource)
     archive.add_endpoint(
         SERVING_SIGNATURE, serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
@@ -374,7 +371,12 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
             serve_columns,
             input_signature=[tf.TensorSpec([None], tf.string, name=name) for name in serving_input_names(columns)],
         )
-    if thresholds is None:  # explanations are of one predicted class
+    if explainer is not None:
+
+        def explain(text):
+            outputs = explainer.function(text, tf.fill(tf.shape(text), -1))  # -1: the predicted class
+            return {**outputs, "label": tf.gather(class_names, outputs["label_id"])}
+
         archive.add_endpoint(
             EXPLAIN_SIGNATURE, explain, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
         )
@@ -456,20 +458,19 @@ def _metadata(classifier, version, explain_steps=EXPLAIN_STEPS):
                 "outputs": outputs,
                 "computes": "the plain average of the transformers only (the n-gram model needs raw text)",
             },
-            EXPLAIN_SIGNATURE: {
-                "inputs": {"text": "string [batch]: raw texts."},
-                "outputs": {**explanation_outputs(), "label": OUTPUTS["label"]},
-                "computes": "TextClassifier.explain: integrated gradients of the transformers and the "
-                "n-gram model's linear contributions, blended; attributions sum to probability(label) "
-                "minus baseline_probability",
-                "steps": explain_steps,
-                "baseline": "zeros",
-            },
         },
         "metrics": classifier.metrics_,
     }
-    if record.get("multi_label"):  # build_archive adds no explain endpoint for label sets
-        del metadata["signatures"][EXPLAIN_SIGNATURE]
+    if not record.get("multi_label"):  # as build_archive: label sets get no explain endpoint
+        metadata["signatures"][EXPLAIN_SIGNATURE] = {
+            "inputs": {"text": "string [batch]: raw texts."},
+            "outputs": {**explanation_outputs(), "label": OUTPUTS["label"]},
+            "computes": "TextClassifier.explain: integrated gradients of the transformers and the "
+            "n-gram model's linear contributions, blended; attributions sum to probability(label) "
+            "minus baseline_probability",
+            "steps": explain_steps,
+            "baseline": "zeros",
+        }
     columns = text_columns(classifier.text_column)
     if _serves_columns(columns):
         names = serving_input_names(columns)
