@@ -1,17 +1,14 @@
 """Tests for `transformer_kit.explanations`: token attributions, in Python and in the SavedModel."""
 
 import collections
-import json
 import math
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keyword_data import KEYWORDS, keyword_dataset
+from plain_tensorflow import serve_in_plain_tensorflow
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import ModelConfig
 from transformer_kit.encoders import ScratchTransformer, build_member
@@ -231,45 +228,15 @@ def test_explain_a_target_class_and_a_long_text(trained):
     assert "truncated" in result.to_terminal(colour=False)
 
 
-SERVE_EXPLAIN = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-
-    version_dir, texts_file, out_file = sys.argv[1:]
-    texts = json.loads(open(texts_file, encoding="utf-8").read())
-    explain = tf.saved_model.load(version_dir).signatures["explain"]
-    outputs = explain(text=tf.constant(texts))
-    assert "transformer_kit" not in sys.modules, "the export must not need transformer_kit"
-    np.savez(
-        out_file,
-        tokens=np.array([[t.decode("utf-8") for t in row] for row in outputs["tokens"].numpy()]),
-        attributions=outputs["attributions"].numpy(),
-        label=np.array([s.decode("utf-8") for s in outputs["label"].numpy()]),
-        probabilities=outputs["probabilities"].numpy(),
-        dtypes=np.array([outputs[k].dtype.name for k in ("tokens", "attributions", "label", "probabilities")]),
-    )
-    """
-)
-
-
 @pytest.mark.slow
 def test_served_explain_signature_in_plain_tensorflow_equals_explain(trained, tmp_path):
     # Three points, not the default: the export must carry the steps it is given.
     version_dir = trained.export(tmp_path / "model", explain_steps=3)
     assert load_exported(tmp_path / "model")[1]["signatures"]["explain"]["steps"] == 3
     texts = ["The FILM was Wonderful!", "dreadful plot", "", "average " * 3, "电影 wonderful"]
-    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    (tmp_path / "serve.py").write_text(SERVE_EXPLAIN)
-    subprocess.run(
-        [sys.executable, "serve.py", str(version_dir), "texts.json", "out.npz"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-    )
-    served = np.load(tmp_path / "out.npz")
-    assert served["dtypes"].tolist() == ["string", "float32", "string", "float32"]
+    served, dtypes = serve_in_plain_tensorflow(version_dir, texts, tmp_path, signature="explain")
+    assert [dtypes[k] for k in ("tokens", "attributions", "label", "probabilities")] == [
+        "string", "float32", "string", "float32"]
     expected = trained.explain(texts, steps=3)
     assert served["label"].tolist() == [result.label for result in expected]
     np.testing.assert_allclose(served["probabilities"], trained.predict_proba(texts).to_numpy(), atol=1e-6)

@@ -4,7 +4,6 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keyword_data import FILLER, KEYWORDS, keyword_dataset
+from plain_tensorflow import serve_in_plain_tensorflow
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.export import METADATA_PATH, export_saved_model, load_exported, load_exported_predictor
@@ -56,42 +56,11 @@ def awkward_texts(sequence_length):
     ]
 
 
-SERVE_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-
-    version_dir, texts_file, out_file = sys.argv[1:]
-    texts = json.loads(open(texts_file, encoding="utf-8").read())
-    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
-    outputs = serve(text=tf.constant(texts))
-    assert "transformer_kit" not in sys.modules, "the export must not need transformer_kit"
-    np.savez(
-        out_file,
-        probabilities=outputs["probabilities"].numpy(),
-        label=np.array([s.decode("utf-8") for s in outputs["label"].numpy()]),
-        label_id=outputs["label_id"].numpy(),
-        score=outputs["score"].numpy(),
-        dtypes=np.array([outputs[k].dtype.name for k in ("probabilities", "label", "label_id", "score")]),
-    )
-    """
-)
-
-
 def test_serving_default_in_plain_tensorflow_matches_predict_proba(exported, tmp_path):
     classifier, version_dir = exported
     texts = awkward_texts(classifier.sequence_length_)
     assert len(texts) >= 100
-    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    (tmp_path / "serve.py").write_text(SERVE_SCRIPT)
-    subprocess.run(
-        [sys.executable, "serve.py", str(version_dir), "texts.json", "outputs.npz"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-    )
-    served = np.load(tmp_path / "outputs.npz")
+    served, dtypes = serve_in_plain_tensorflow(version_dir, texts, tmp_path)
 
     expected = classifier.predict_proba(texts).to_numpy()
     assert served["probabilities"].shape == (len(texts), len(classifier.classes_))
@@ -101,7 +70,8 @@ def test_serving_default_in_plain_tensorflow_matches_predict_proba(exported, tmp
     assert served["label"].tolist() == classifier.predict(texts).tolist()
     np.testing.assert_array_equal(served["label_id"], expected.argmax(axis=1))
     np.testing.assert_allclose(served["score"], expected.max(axis=1), atol=1e-5)
-    assert served["dtypes"].tolist() == ["float32", "string", "int64", "float32"]
+    assert [dtypes[k] for k in ("probabilities", "label", "label_id", "score")] == [
+        "float32", "string", "int64", "float32"]
 
 
 def test_each_text_gives_the_same_result_alone_and_in_a_batch(exported):

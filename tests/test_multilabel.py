@@ -4,7 +4,6 @@ import io
 import json
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pandas as pd
@@ -13,6 +12,7 @@ import scipy.sparse
 import tensorflow as tf
 from sklearn import metrics
 
+from plain_tensorflow import serve_in_plain_tensorflow
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import make_configs
 from transformer_kit.data import build_data_report, format_data_report, load_csv_dataset
@@ -277,32 +277,12 @@ def test_save_and_load_keep_multi_label_and_thresholds(multilabel_classifier, tm
     assert loaded.predict(texts) == clf.predict(texts)
 
 
-SERVE_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-
-    version_dir, texts_file, out_file = sys.argv[1:]
-    texts = json.loads(open(texts_file, encoding="utf-8").read())
-    outputs = tf.saved_model.load(version_dir).signatures["serving_default"](text=tf.constant(texts))
-    assert "transformer_kit" not in sys.modules, "the export must not need transformer_kit"
-    np.savez(out_file, probabilities=outputs["probabilities"].numpy(), decisions=outputs["decisions"].numpy(),
-             labels=np.array([s.decode("utf-8") for s in outputs["labels"].numpy()]))
-    """
-)
-
-
 @pytest.mark.slow
 def test_export_serves_probabilities_and_joined_labels_in_plain_tensorflow(multilabel_classifier, tmp_path):
     clf = multilabel_classifier
     texts = topic_texts(120, seed=4)[0] + ["", "unseen words only", "goal " * 300]
     version_dir = export_saved_model(clf, tmp_path / "model")
-    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    (tmp_path / "serve.py").write_text(SERVE_SCRIPT)
-    subprocess.run([sys.executable, "serve.py", str(version_dir), "texts.json", "out.npz"], cwd=tmp_path,
-                   check=True, capture_output=True)
-    served = np.load(tmp_path / "out.npz")
+    served, _ = serve_in_plain_tensorflow(version_dir, texts, tmp_path)
     np.testing.assert_allclose(served["probabilities"], clf.predict_proba(texts).to_numpy(), atol=1e-5)
     predicted = clf.predict(texts)
     assert served["labels"].tolist() == ["|".join(labels) for labels in predicted]

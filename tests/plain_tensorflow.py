@@ -1,0 +1,49 @@
+"""Call an exported signature in a fresh Python that imports TensorFlow alone, as a server would."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    version_dir, signature, texts_file, out_file = sys.argv[1:]
+    texts = json.loads(open(texts_file, encoding="utf-8").read())
+    outputs = tf.saved_model.load(version_dir).signatures[signature](text=tf.constant(texts))
+    assert "transformer_kit" not in sys.modules, "the export must not need transformer_kit"
+    decode = np.vectorize(lambda s: s.decode("utf-8"), otypes=[str])
+    saved = {}
+    for name, value in outputs.items():
+        saved[name] = decode(value.numpy()) if value.dtype == tf.string else value.numpy()
+        saved["dtype__" + name] = np.array(value.dtype.name)
+    np.savez(out_file, **saved)
+    """
+)
+
+
+def serve_in_plain_tensorflow(version_dir, texts, folder, signature="serving_default"):
+    """Outputs of `signature` on `texts`, computed by a subprocess that never imports transformer_kit.
+
+    Args:
+        version_dir: the SavedModel version directory.
+        texts: list of str, the `text` input.
+        folder: a `pathlib.Path` to write the script and its files in.
+        signature: str, the signature's name.
+
+    Returns:
+        `(outputs, dtypes)`: name -> numpy array (strings decoded), and name -> TensorFlow dtype name.
+    """
+    (folder / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    (folder / "serve.py").write_text(_SCRIPT)
+    subprocess.run([sys.executable, "serve.py", str(version_dir), signature, "texts.json", "outputs.npz"],
+                   cwd=folder, check=True, capture_output=True)
+    saved = np.load(folder / "outputs.npz")
+    outputs = {name: saved[name] for name in saved.files if not name.startswith("dtype__")}
+    dtypes = {name[len("dtype__"):]: str(saved[name]) for name in saved.files if name.startswith("dtype__")}
+    return outputs, dtypes
