@@ -170,7 +170,7 @@ def _read_fasttext_binary(path):
     """A fastText `.bin` model: its words and, for unseen words, its subword vectors (needs gensim)."""
     vectors = _load_facebook_vectors(path)
     return WordVectors(list(vectors.index_to_key), np.asarray(vectors.vectors, "float32"), str(path), _sha256(path),
-                       lambda words: np.stack([vectors[word] for word in words]).astype("float32"))
+                       _subword_vectors(vectors))
 
 
 def _load_facebook_vectors(path):
@@ -195,9 +195,14 @@ def _subword_model(path):
         return None
     try:
         vectors = _load_facebook_vectors(model_file)
-    except DataError:
-        log.warning("%s has subword vectors, but gensim is not installed: unseen words start at random.", path)
+    except DataError as error:  # gensim missing, or the file unreadable: the message says which
+        log.warning("%s Its subword vectors are not used: unseen words start at random.", error)
         return None
+    return _subword_vectors(vectors)
+
+
+def _subword_vectors(vectors):
+    """Words -> float32 rows from gensim fastText vectors (built from character n-grams when unseen)."""
     return lambda words: np.stack([vectors[word] for word in words]).astype("float32")
 
 
