@@ -7,14 +7,19 @@
    - IMDB low labels: the 25k IMDB training reviews only (the test reviews stay unseen).
 2. Run `run_benchmarks.py` on each group with TF-IDF + LR, fastText, and transformer_kit's
    default and single presets without and with the vectors (`transformer_kit_vectors`,
-   `transformer_kit_single_vectors`): same shuffled splits, same seeds, one table.
+   `transformer_kit_single_vectors`), the default with its n-gram model self-trained on the
+   same unlabeled texts (`transformer_kit_self_trained`), and both together
+   (`transformer_kit_unlabeled`, what `train --unlabeled` does): same shuffled splits, same
+   seeds, one table.
 
 Usage (from the repository root, `pip install -e ".[bench,vectors]"`):
 
     python benchmarks/unlabeled.py --output-dir benchmarks/unlabeled
 
-writes `vectors_<corpus>/`, `results_<group>.json` and `RESULTS_<group>.md` there, and
-`timings.json` (seconds spent learning each set of vectors). `--quick` runs a small subset.
+writes `corpus_<corpus>.csv.gz` (the texts alone), `vectors_<corpus>/`, `results_<group>.json`
+and `RESULTS_<group>.md` there, and `timings.json` (seconds spent learning each set of vectors).
+`--quick` runs a small subset; `--systems` some of the rows, and `--tag` adds a suffix to the
+result files' names (so a run of some rows keeps the others' files).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import gzip
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +42,8 @@ if str(REPO_ROOT) not in sys.path:
 from benchmarks.datasets import default_data_root  # noqa: E402
 
 BASELINES = ["tfidf_lr", "fasttext"]
-OURS = ["transformer_kit", "transformer_kit_vectors", "transformer_kit_single", "transformer_kit_single_vectors"]
+OURS = ["transformer_kit", "transformer_kit_vectors", "transformer_kit_single", "transformer_kit_single_vectors",
+        "transformer_kit_self_trained", "transformer_kit_unlabeled"]
 
 # group -> (vector corpus name, datasets, extra run_benchmarks arguments)
 GROUPS = {
@@ -54,25 +59,25 @@ CORPORA = {
 }
 
 
-def texts_only(files, folder):
-    """The corpus files without their label column, so the vectors cannot see labels."""
-    path = folder / "texts.csv.gz"
-    frames = [pd.read_csv(file, dtype=str, keep_default_na=False, usecols=["text"]) for file in files]
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        pd.concat(frames).to_csv(out, index=False)
+def texts_only(corpus, data_root, out_dir):
+    """The corpus files without their label column, so neither vectors nor self-training see labels."""
+    path = out_dir / f"corpus_{corpus}.csv.gz"
+    if not path.exists():
+        files = [data_root / name for name in CORPORA[corpus]]
+        frames = [pd.read_csv(file, dtype=str, keep_default_na=False, usecols=["text"]) for file in files]
+        with gzip.open(path, "wt", encoding="utf-8") as out:
+            pd.concat(frames).to_csv(out, index=False)
     return path
 
 
-def learn_vectors(corpus, data_root, out_dir, quick):
+def learn_vectors(corpus, texts, out_dir, quick):
     target = out_dir / f"vectors_{corpus}"
     if (target / "manifest.json").exists():
         return target, json.loads((target / "manifest.json").read_text()).get("train_s")
-    with tempfile.TemporaryDirectory() as folder:
-        texts = texts_only([data_root / name for name in CORPORA[corpus]], Path(folder))
-        command = [sys.executable, "-m", "transformer_kit", "vectors", str(texts), "--output", str(target),
-                   "--overwrite"] + (["--epochs", "1"] if quick else [])
-        began = time.monotonic()
-        subprocess.run(command, check=True, cwd=REPO_ROOT)
+    command = [sys.executable, "-m", "transformer_kit", "vectors", str(texts), "--output", str(target),
+               "--overwrite"] + (["--epochs", "1"] if quick else [])
+    began = time.monotonic()
+    subprocess.run(command, check=True, cwd=REPO_ROOT)
     return target, time.monotonic() - began
 
 
@@ -82,6 +87,8 @@ def main(argv=None):
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--quick", action="store_true", help="1 vector epoch, 600 training and 300 test texts.")
+    parser.add_argument("--systems", nargs="+", default=BASELINES + OURS, choices=BASELINES + OURS)
+    parser.add_argument("--tag", default="", help="Suffix of the result files' names.")
     args = parser.parse_args(argv)
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     out_dir = Path(args.output_dir)
@@ -91,16 +98,21 @@ def main(argv=None):
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     for group in args.groups:
         corpus, datasets, extra = GROUPS[group]
-        vectors, seconds = learn_vectors(corpus, data_root, out_dir, args.quick)
+        texts = texts_only(corpus, data_root, out_dir)
+        vectors, seconds = learn_vectors(corpus, texts, out_dir, args.quick)
         timings[corpus] = seconds
         timings_file.write_text(json.dumps(timings, indent=2) + "\n")
-        options = {name: {"word_vectors": str(vectors.resolve())} for name in OURS if name.endswith("_vectors")}
+        options = {name: {"word_vectors": str(vectors.resolve())} for name in OURS
+                   if name.endswith("_vectors") or name == "transformer_kit_unlabeled"}
+        for name in ("transformer_kit_self_trained", "transformer_kit_unlabeled"):
+            options.setdefault(name, {})["unlabeled"] = str(texts.resolve())
         quick = ["--max-train", "600", "--max-test", "300"] if args.quick and not extra else []
         command = [
             sys.executable, "benchmarks/run_benchmarks.py", "--datasets", *datasets,
-            "--systems", *BASELINES, *OURS, "--system-options", json.dumps(options),
+            "--systems", *args.systems, "--system-options", json.dumps(options),
             "--data-root", str(data_root), *extra, *quick,
-            "--output", str(out_dir / f"results_{group}.json"), "--markdown", str(out_dir / f"RESULTS_{group}.md"),
+            "--output", str(out_dir / f"results_{group}{args.tag}.json"),
+            "--markdown", str(out_dir / f"RESULTS_{group}{args.tag}.md"),
         ]
         subprocess.run(command, check=True, cwd=REPO_ROOT)
 

@@ -7,12 +7,17 @@ model nor the transformers it is judged with were trained on:
   n-gram model fitted without that split (`held_out_ngram_weight`);
 - with validation data (given, or the hashed part of a streamed file), on
   it, with the whole ensemble (`validation_ngram_weight`).
+
+With unlabeled texts the n-gram model may also be self-trained on them
+(`NgramFitter`, `transformer_kit.self_training`); whether that helps is
+judged on the same held-out texts, by the n-gram model's own log-loss.
 """
 
 import logging
 
 import numpy as np
 
+from transformer_kit import self_training
 from transformer_kit.data import stratified_split
 from transformer_kit.data.splitting import random_split
 from transformer_kit.inference import CompiledScorer, build_inference_model, parts_model
@@ -24,14 +29,72 @@ log = logging.getLogger(__name__)
 FALLBACK_NGRAM_WEIGHT = 0.5
 
 
-def fit_ngram_branch(texts, label_ids, num_classes, split_mode, training_config, warm_start=None):
+def fit_ngram_branch(texts, label_ids, num_classes, split_mode, training_config, warm_start=None,
+                     sample_weight=None):
     """`fit_ngram_classifier` with the run's settings."""
     cfg = training_config
     return fit_ngram_classifier(
         texts, label_ids, num_classes, split=split_mode, max_tokens=cfg.ngram_max_tokens,
         min_df=cfg.ngram_min_df, c=cfg.ngram_c, class_weight=cfg.class_weight, seed=cfg.seed,
-        warm_start=warm_start, multi_label=cfg.multi_label,
+        warm_start=warm_start, multi_label=cfg.multi_label, sample_weight=sample_weight,
     )
+
+
+class NgramFitter:
+    """Fits the n-gram branch with the run's settings, self-trained on unlabeled texts where that helps.
+
+    Args:
+        num_classes: int.
+        split_mode: `"word"` or `"character"`.
+        training_config: the run's `TrainingConfig` (`self_training`,
+            `pseudo_label_weight` and the n-gram settings).
+        unlabeled: list of str, or `None`.
+        classes: class names, for the report.
+    """
+
+    def __init__(self, num_classes, split_mode, training_config, unlabeled=None, classes=()):
+        self.num_classes, self.split_mode, self.cfg = num_classes, split_mode, training_config
+        usable = unlabeled and training_config.self_training != "never" and not training_config.multi_label
+        self.unlabeled = unlabeled if usable else None
+        self.classes = list(classes)
+        self.decision = None  # a SelfTrainingDecision once `decide` ran
+        if unlabeled and training_config.self_training == "never":  # recorded, so the report says why
+            self.decision = self_training.SelfTrainingDecision(
+                "never", len(unlabeled), training_config.pseudo_label_weight, {})
+
+    def fit(self, texts, label_ids, warm_start=None, sample_weight=None):
+        """The n-gram regression on labelled texts only."""
+        return fit_ngram_branch(texts, label_ids, self.num_classes, self.split_mode, self.cfg, warm_start,
+                                sample_weight)
+
+    def fit_pair(self, texts, label_ids, warm_start=(None, None)):
+        """`(labels only, self-trained or None, pseudo-label counts or None)` on `texts`.
+
+        No self-trained model without unlabeled texts, or once a decision
+        (on held-out texts) refused it.
+        """
+        teacher = self.fit(texts, label_ids, warm_start[0])
+        if self.unlabeled is None or (self.decision is not None and not self.decision.used):
+            return teacher, None, None
+        log.info("Self-training: the n-gram model labels %d unlabeled texts; refitting on them at weight %.2f",
+                 len(self.unlabeled), self.cfg.pseudo_label_weight)
+        student, counts = self_training.fit_student(texts, label_ids, self.unlabeled, teacher, self.fit,
+                                                    self.cfg.pseudo_label_weight, warm_start[1])
+        return teacher, student, counts
+
+    def decide(self, teacher, student, counts, texts, label_ids, judged_on):
+        """Keep the student or the teacher (see `self_training.decide`); returns the one kept."""
+        if student is None:
+            return teacher
+        self.decision = self_training.decide(
+            teacher, student, texts, label_ids, judged_on, self.cfg.self_training, len(self.unlabeled),
+            self.cfg.pseudo_label_weight, counts, self.classes,
+        )
+        return student if self.decision.used else teacher
+
+    def chosen(self, teacher, student):
+        """The model the decision already taken keeps (the teacher without one)."""
+        return student if student is not None and self.decision is not None and self.decision.used else teacher
 
 
 def validation_split(labels, training_config, seed):
@@ -42,21 +105,28 @@ def validation_split(labels, training_config, seed):
     return stratified_split(labels, test_size=cfg.validation_fraction, seed=seed)
 
 
-def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, num_classes, training_config):
-    """The blend weight chosen on transformer 1's validation split.
+def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, fitter):
+    """The blend weight (and whether to self-train) chosen on transformer 1's validation split.
 
     Transformer 1 (seed `config.seed`) held out the same stratified split of
-    the training texts; an n-gram model is fitted without it, and both are
+    the training texts; the n-gram model is fitted without it (with unlabeled
+    texts, also self-trained, and the better of the two kept), and both are
     scored there.
 
+    Args:
+        preprocessor, first_member: the fitted preprocessor and transformer 1.
+        texts, label_ids, labels: the training texts, their ids and labels.
+        fitter: an `NgramFitter`; its `decision` is set when self-training.
+
     Returns:
-        `(weight, n-gram model, held-out rows, held-out blend)`: the model
-        fitted without the split, whose weights then start the final fit on
-        all the training texts (which so converges in a fraction of the
-        iterations); the split's row indices and the blended probabilities
-        there (for multi-label thresholds).
+        `(weight, warm starts, held-out rows, held-out blend)`: the models
+        fitted without the split (labels only, self-trained or `None`),
+        whose weights then start the final fits on all the training texts
+        (which so converge in a fraction of the iterations); the split's row
+        indices and the blended probabilities there (for multi-label
+        thresholds).
     """
-    cfg = training_config
+    cfg = fitter.cfg
     fit_index, held_out = validation_split(labels, cfg, cfg.seed)
     held_out_texts = [texts[i] for i in held_out]
     log.info(
@@ -64,9 +134,9 @@ def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, 
         "%d validation texts, then scoring both there",
         len(held_out),
     )
-    ngram = fit_ngram_branch(
-        [texts[i] for i in fit_index], label_ids[fit_index], num_classes, preprocessor.split_mode, cfg
-    )
+    teacher, student, counts = fitter.fit_pair([texts[i] for i in fit_index], label_ids[fit_index])
+    ngram = fitter.decide(teacher, student, counts, held_out_texts, label_ids[held_out],
+                          f"the {len(held_out)} texts transformer 1 held out")
     view = parts_model(build_inference_model(preprocessor, [first_member], ngram))
     transformer, ngram_probabilities = CompiledScorer(view)(held_out_texts)
     if cfg.ngram_weight == "auto":
@@ -75,7 +145,7 @@ def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, 
     else:
         weight = float(cfg.ngram_weight)
     blended = (1.0 - weight) * transformer + weight * ngram_probabilities
-    return weight, ngram, held_out, blended
+    return weight, (teacher, student), held_out, blended
 
 
 def validation_ngram_weight(model, texts, label_ids):

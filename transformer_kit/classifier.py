@@ -27,6 +27,7 @@ from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
 from transformer_kit.logs import quiet_unless
 from transformer_kit.saving import load_run, save_run
+from transformer_kit.self_training import read_unlabeled
 from transformer_kit.thresholds import apply_thresholds
 from transformer_kit.top_features import top_features
 
@@ -125,7 +126,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y=None, validation=None, test=None, backup_dir=None, tensorboard_dir=None, callbacks=None):
+    def fit(self, X, y=None, validation=None, test=None, backup_dir=None, tensorboard_dir=None, callbacks=None,
+            unlabeled=None):
         """Train on labelled texts.
 
         Args:
@@ -142,6 +144,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 `transformer_kit.resume`); `None` disables it.
             tensorboard_dir: write TensorBoard logs there if given.
             callbacks: extra Keras callbacks for every transformer.
+            unlabeled: texts without labels: a sequence of str; or a
+                path (str or `pathlib.Path`), or a list of `pathlib.Path`,
+                of corpus files or folders as for `transformer-kit vectors`
+                (CSV/TSV read by `text_column`); or `None`. The n-gram branch is
+                self-trained on them as `self_training` says (see
+                `transformer_kit.self_training`; the data report records
+                what was decided and why). To start the transformers from
+                word vectors learned on them, see `word_vectors`.
 
         Returns:
             self.
@@ -155,17 +165,36 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         train = X if streamed else self._dataset(X, y, "training data")
         validation = None if validation is None else self._dataset(validation, None, "validation data")
         test = None if test is None else self._dataset(test, None, "test data")
+        if unlabeled is not None:
+            unlabeled = self._unlabeled_texts(unlabeled, training_config)
         with quiet_unless(self.verbose):
             result = fit_text_classifier(
                 train, validation, test, make_encoder(model_config, training_config), model_config, training_config,
                 strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
-                callbacks=callbacks, streamed=streamed,
+                callbacks=callbacks, streamed=streamed, unlabeled=unlabeled,
                 columns={"text_column": self.text_column, "label_column": self.label_column,
                          "encoding": self.encoding},
             )
         self.model_config_, self.training_config_ = model_config, training_config
         self._set_fitted(result)
         return self
+
+    def _unlabeled_texts(self, unlabeled, training_config):
+        """`fit`'s `unlabeled` as a list of str, with a clear error where it cannot be used."""
+        if training_config.multi_label:
+            raise ValueError("`unlabeled` texts are used by single-label classifiers only (the n-gram branch's "
+                             "self-training); for a multi-label classifier, learn word vectors from them "
+                             "(`transformer-kit vectors`) and pass `word_vectors=`.")
+        if training_config.ngram_weight == 0:
+            raise ValueError("`unlabeled` texts are used by the n-gram branch's self-training, and this "
+                             "classifier has no n-gram branch (`ngram_weight=0`, as in the single and ensemble "
+                             "presets); to start its transformers from word vectors learned on them, use "
+                             "`transformer-kit vectors` and `word_vectors=`.")
+        columns = text_columns(self.text_column)
+        texts = read_unlabeled(unlabeled, columns[0], seed=training_config.seed)
+        if not texts:
+            raise ValueError(f"`unlabeled` holds no text ({unlabeled!r}).")
+        return texts
 
     def _set_fitted(self, result):
         """Fitted attributes from a `FitResult` (or a `SavedRun`)."""

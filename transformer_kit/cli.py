@@ -25,6 +25,7 @@ from transformer_kit.config import (
     AUTO_ENSEMBLE_SIZE,
     EXPLAIN_STEPS,
     PRESETS,
+    SELF_TRAINING,
     SPLIT_MODES,
     STRATEGIES,
     ModelConfig,
@@ -236,10 +237,22 @@ def build_parser():
         "--unlabeled",
         nargs="+",
         metavar="CORPUS",
-        help="Unlabeled texts (files or folders, as for the vectors command) to learn word vectors from "
-        "first, into OUTPUT-vectors/ beside the run (kept; reused when present); the transformers then "
-        "start from them, as with --word-vectors. Needs gensim (the 'vectors' extra).",
+        help="Unlabeled texts (files or folders, as for the vectors command). Word vectors are learned "
+        "from them first, into OUTPUT-vectors/ beside the run (kept; reused when present), and the "
+        "transformers start from them, as with --word-vectors (needs gensim: the 'vectors' extra). The "
+        "n-gram model is also self-trained on them (see --self-training).",
     )
+    _setting(
+        hyper,
+        "self_training",
+        None,
+        None,
+        "With --unlabeled: refit the n-gram model on the unlabeled texts as it labels them, and keep "
+        "that only if it lowers its log-loss on held-out labelled texts (auto), always, or never.",
+        choices=list(SELF_TRAINING),
+    )
+    _setting(hyper, "pseudo_label_weight", float, "W",
+             "Weight of each pseudo-labelled text in that refit (labelled texts weigh 1).")
     model = train.add_argument_group("model size")
     _setting(model, "embed_dim", int, "N", "Embedding width.")
     _setting(model, "num_heads", int, "N", "Attention heads.")
@@ -592,8 +605,12 @@ def run_train(args):
         # must not write the run directory (nor share the chief's backups).
         backup_dir = output.parent / f".{output.name}.partial-{worker_name()}"
         output = Path(tempfile.mkdtemp(prefix="transformer-kit-worker-")) / output.name
+    unlabeled = None
+    if args.unlabeled and not multi_label and training_config.ngram_weight != 0:
+        unlabeled = [Path(path) for path in args.unlabeled]  # paths (a list of str would be texts)
     classifier.fit(
-        train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard
+        train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard,
+        unlabeled=unlabeled,
     )
     log.info("Saving the run to %s, to evaluate, predict with or export it later", output)
     classifier.save(output, overwrite=args.overwrite)

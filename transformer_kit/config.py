@@ -12,6 +12,7 @@ import json
 from transformer_kit.checks import check_choice, check_positive_int, check_rate
 
 SPLIT_MODES = ("auto", "word", "character")
+SELF_TRAINING = ("auto", "always", "never")
 # Names accepted by `transformer_kit.distribution.make_strategy`.
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
 
@@ -105,6 +106,13 @@ class TrainingConfig:
             word2vec/fastText `.vec`, `.gz`, see `transformer_kit.vectors`)
             that start every transformer's token embeddings, fine-tuned
             from there.
+        self_training: what the n-gram branch does with unlabeled texts
+            passed to `fit(..., unlabeled=...)`: `"auto"` (refit on them,
+            pseudo-labelled by the model fitted on the labels, and keep that
+            only if it lowers the log-loss on held-out labelled texts; see
+            `transformer_kit.self_training`), `"always"` or `"never"`.
+        pseudo_label_weight: the sample weight of each pseudo-labelled text
+            in that refit (labelled texts weigh 1).
     """
 
     preset: str = "default"
@@ -131,6 +139,10 @@ class TrainingConfig:
     strategy: str = "auto"
     streaming: bool | str = "auto"
     word_vectors: str | None = None
+    # 0.3 rather than 1: on IMDB (1,000 labels) and SST-2 with IMDB reviews
+    # unlabeled, 0.851 and 0.824 against 0.849 and 0.807 at 1 (issue 13).
+    self_training: str = "auto"
+    pseudo_label_weight: float = 0.3
     multi_label: bool = False
     threshold: float | str = "auto"
 
@@ -203,6 +215,9 @@ def validate_training_config(config):
     check_choice("strategy", config.strategy, STRATEGIES)
     check_choice("streaming", config.streaming, (True, False, "auto"))
     check_rate("weight_decay", config.weight_decay)
+    check_choice("self_training", config.self_training, SELF_TRAINING)
+    if not (isinstance(config.pseudo_label_weight, (int, float)) and 0 < config.pseudo_label_weight <= 1):
+        raise ValueError(f"`pseudo_label_weight` must be in (0, 1], got {config.pseudo_label_weight!r}.")
     check_choice("multi_label", config.multi_label, (True, False))
     if config.threshold != "auto" and not (
         isinstance(config.threshold, (int, float)) and not isinstance(config.threshold, bool)

@@ -86,7 +86,7 @@ class _Prepared:
 
 def fit_text_classifier(train, validation, test, encoder, model_config, training_config, strategy,
                         verbose=1, backup_dir=None, tensorboard_dir=None, callbacks=None, streamed=False,
-                        columns=None):
+                        columns=None, unlabeled=None):
     """Fit the whole classifier.
 
     Args:
@@ -100,6 +100,8 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
         tensorboard_dir, callbacks: passed to Keras for every member.
         streamed: `train` is file path(s) read in chunks.
         columns: `{"text_column": ..., "label_column": ..., "encoding": ...}` for streamed files.
+        unlabeled: list of str or `None`: texts without labels, which the
+            n-gram branch may self-train on (`transformer_kit.self_training`).
 
     Returns:
         A `FitResult`.
@@ -134,7 +136,9 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
     trainer = MemberTrainer(encoder, prepared.preprocessor, num_classes, cfg, strategy, verbose=verbose,
                             backup=backup, tensorboard_dir=tensorboard_dir, callbacks=callbacks)
     members, rows = trainer.train_members(cfg.resolved_ensemble_size(prepared.num_train), member_data)
-    model, held_out = _blend(prepared, members, validation, validation_ids, cfg, streamed)
+    model, held_out, self_training = _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled)
+    if self_training is not None:
+        data_report["self_training"] = self_training.to_dict()
     scored = {name: CompiledScorer(model)(split.texts) for name, split in (("validation", validation), ("test", test))
               if split is not None}
     thresholds = None
@@ -177,36 +181,43 @@ def _thresholds(prepared, members, validation_probabilities, validation_indicato
     return thresholds
 
 
-def _blend(prepared, members, validation, validation_ids, cfg, streamed):
+def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled=None):
     """The n-gram branch (if any), its weight, and the inference model.
 
     Returns:
-        `(model, held_out)`: `held_out` is `(rows, blended probabilities)`
-        on transformer 1's held-out split when the weight was chosen there
-        (or, for multi-label thresholds, the split was scored anyway), else
-        `None`.
+        `(model, held_out, decision)`: `held_out` is `(rows, blended
+        probabilities)` on transformer 1's held-out split when the weight
+        was chosen there (or, for multi-label thresholds, the split was
+        scored anyway), else `None`; `decision` is a `SelfTrainingDecision`
+        when there were unlabeled texts, else `None`.
     """
     if not (cfg.ngram_weight == "auto" or cfg.ngram_weight > 0):
         weights = blending.blend_weights(len(members), None)
-        return build_inference_model(prepared.preprocessor, members, None, weights), None
-    num_classes = len(prepared.label_encoder.classes_)
-    split_mode = prepared.preprocessor.split_mode
-    weight, initial, held_out = cfg.ngram_weight, None, None
+        return build_inference_model(prepared.preprocessor, members, None, weights), None, None
+    fitter = blending.NgramFitter(len(prepared.label_encoder.classes_), prepared.preprocessor.split_mode, cfg,
+                                  unlabeled, prepared.label_encoder.classes_)
+    weight, warm_starts, held_out = cfg.ngram_weight, (None, None), None
     choose_on_validation = weight == "auto" and (validation is not None or streamed)
-    if (weight == "auto" or cfg.multi_label) and validation is None and not streamed:
-        weight, initial, rows, blended = blending.held_out_ngram_weight(
+    judge_on_split = weight == "auto" or cfg.multi_label or fitter.unlabeled is not None
+    if judge_on_split and validation is None and not streamed:
+        weight, warm_starts, rows, blended = blending.held_out_ngram_weight(
             prepared.preprocessor, members[0], prepared.ngram_texts, prepared.ngram_ids, prepared.ngram_labels,
-            num_classes, cfg,
+            fitter,
         )
         held_out = rows, blended
     log.info("\nFinal n-gram fit on all %d training texts", len(prepared.ngram_texts))
-    ngram = blending.fit_ngram_branch(prepared.ngram_texts, prepared.ngram_ids, num_classes, split_mode, cfg, initial)
+    teacher, student, counts = fitter.fit_pair(prepared.ngram_texts, prepared.ngram_ids, warm_starts)
+    if student is not None and fitter.decision is None:
+        texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
+        ngram = fitter.decide(teacher, student, counts, texts, ids, f"the {len(texts)} validation texts")
+    else:
+        ngram = fitter.chosen(teacher, student)
     if choose_on_validation:
         unweighted = build_inference_model(prepared.preprocessor, members, ngram)
         texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
         weight = blending.validation_ngram_weight(unweighted, texts, ids)
     weights = blending.blend_weights(len(members), weight)
-    return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out
+    return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out, fitter.decision
 
 
 def _prepare_in_memory(train, validation, test, cfg):

@@ -120,6 +120,7 @@ def fit_ngram_classifier(
     seed=0,
     warm_start=None,
     multi_label=False,
+    sample_weight=None,
 ):
     """Fit a word (or CJK character) 1-2-gram TF-IDF logistic regression.
 
@@ -145,6 +146,9 @@ def fit_ngram_classifier(
         multi_label: bool. One binary regression per label (one-vs-rest),
             each on the same features; a label that is always (or never)
             present gets a constant probability, its training rate.
+        sample_weight: `None`, or a float array `(texts,)` weighting each
+            text's loss (self-training gives pseudo-labelled texts less
+            weight; see `transformer_kit.self_training`). Single-label only.
 
     Returns:
         An `NgramLogisticRegression` layer from strings `(batch,)` to
@@ -177,6 +181,8 @@ def fit_ngram_classifier(
     features = tfidf.transform(counts[:, kept])
     initial = None if warm_start is None else _initial_weights(warm_start, vocabulary)
     if multi_label:
+        if sample_weight is not None:
+            raise ValueError("`sample_weight` is for single-label n-gram models.")
         coef, intercept = _fit_one_vs_rest(features, np.asarray(labels), c, seed, initial)
     else:
         regression = LogisticRegression(
@@ -184,7 +190,7 @@ def fit_ngram_classifier(
         )
         if initial is not None:
             regression.coef_, regression.intercept_ = initial
-        regression.fit(features, labels)
+        regression.fit(features, labels, sample_weight=sample_weight)
         coef, intercept = regression.coef_, regression.intercept_
 
     model = NgramLogisticRegression(split, len(vocabulary), num_classes, vocabulary=vocabulary,

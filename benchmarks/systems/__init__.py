@@ -36,6 +36,8 @@ SYSTEMS: dict[str, str] = {
     "transformer_kit_small": "transformer_kit_system:TransformerKitKerasIoSizeSystem",
     "transformer_kit_vectors": "transformer_kit_system:TransformerKitVectorsSystem",
     "transformer_kit_single_vectors": "transformer_kit_system:TransformerKitSingleVectorsSystem",
+    "transformer_kit_self_trained": "transformer_kit_system:TransformerKitSelfTrainedSystem",
+    "transformer_kit_unlabeled": "transformer_kit_system:TransformerKitUnlabeledSystem",
 }
 
 # The training-speed ratio column divides by this system's training samples/s.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -36,21 +37,26 @@ class TransformerKitSystem(BenchmarkSystem):
     overrides: dict = {}
     #: Rows that start from word vectors (benchmarks/unlabeled.py) refuse to run without them.
     needs_vectors = False
+    #: Rows that self-train on unlabeled texts refuse to run without a corpus.
+    needs_unlabeled = False
 
     def __init__(self, language: str = "en", seed: int = 0, preset: str | None = None,
-                 word_vectors: str | None = None):
+                 word_vectors: str | None = None, unlabeled: str | None = None):
         super().__init__(language, seed)
         self.preset = preset if preset is not None else self.default_preset
         self.word_vectors = word_vectors
+        self.unlabeled = Path(unlabeled) if unlabeled else None
         if self.needs_vectors and not word_vectors:
             raise ValueError(f"{self.display_name} needs word_vectors (pass it with --system-options).")
+        if self.needs_unlabeled and not unlabeled:
+            raise ValueError(f"{self.display_name} needs unlabeled (a corpus file; pass it with --system-options).")
         extra = {"word_vectors": word_vectors} if word_vectors else {}
         self.classifier = TextClassifier(preset=self.preset, seed=seed, verbose=0, **self.overrides, **extra)
         self._export_dir = tempfile.TemporaryDirectory(prefix="transformer_kit_bench_")
         self._signature = None
 
     def fit(self, train_texts: Sequence[str], train_labels: Sequence[str]) -> None:
-        self.classifier.fit((list(train_texts), list(train_labels)))
+        self.classifier.fit((list(train_texts), list(train_labels)), unlabeled=self.unlabeled)
         # Early stopping decides the number of epochs; ``history_`` has one row per
         # transformer and epoch, so its length is the number of passes over the data (each
         # over the training split less the library's validation hold-out).
@@ -77,6 +83,10 @@ class TransformerKitSystem(BenchmarkSystem):
         training = self.classifier.training_config_
         vectors = self.classifier.data_report_.get("word_vectors")
         coverage = {"vector_coverage": vectors["share_of_vocabulary"]} if vectors else {}
+        self_training = self.classifier.data_report_.get("self_training")
+        if self_training:
+            coverage["self_training"] = {key: self_training[key] for key in (
+                "used", "unlabeled_texts", "log_loss_labels_only", "log_loss_self_trained")}
         return {"preset": self.preset, "batch_size": training.batch_size, "learning_rate": training.learning_rate,
                 "blend_weights": [round(w, 4) for w in blend_weights_of(self.classifier.model_)],
                 **coverage, **self.overrides}
@@ -112,3 +122,19 @@ class TransformerKitSingleVectorsSystem(TransformerKitSystem):
     display_name = "transformer_kit (single) + vectors"
     default_preset = "single"
     needs_vectors = True
+
+
+class TransformerKitSelfTrainedSystem(TransformerKitSystem):
+    """The default preset, its n-gram model self-trained on unlabeled texts (``fit(unlabeled=...)``)."""
+
+    display_name = "transformer_kit + self-training"
+    needs_unlabeled = True
+
+
+class TransformerKitUnlabeledSystem(TransformerKitSystem):
+    """What ``train --unlabeled`` does: word vectors learned on the unlabeled texts start every
+    transformer, and the n-gram model is self-trained on the same texts."""
+
+    display_name = "transformer_kit + vectors + self-training"
+    needs_vectors = True
+    needs_unlabeled = True
