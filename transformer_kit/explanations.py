@@ -55,7 +55,7 @@ BASELINES = ("zeros", "unknown")
 DEFAULT_STEPS = EXPLAIN_STEPS
 EXPLAIN_BATCH_SIZE = 64
 # The n-gram path is one-dimensional (logits along a line) and costs almost
-# nothing, so it gets enough points for a float32-exact integral.
+# nothing, so it gets far more points than a float32-exact integral needs.
 _NGRAM_STEPS = 256
 _POINTS_PER_PASS = 8
 _UNKNOWN_ID = 1
@@ -214,11 +214,7 @@ class TextExplainer:
         start = embedded - token_vectors + baseline_vectors  # same positions, baseline tokens
         difference = embedded - start
 
-        # Gauss-Legendre points on [0, 1]: at 8 points the completeness gap on
-        # SST-2 is ~8x smaller than the midpoint rule's, at the same cost.
-        nodes, node_weights = np.polynomial.legendre.leggauss(self.steps)
-        alphas = tf.constant((nodes + 1.0) / 2.0, tf.float32)
-        point_weights = tf.constant(node_weights / 2.0, tf.float32)
+        alphas, point_weights = _integration_points(self.steps)
         gradient_sum = tf.zeros_like(embedded)
         # A few points per pass, all in one batch [points * batch, length, dim]:
         # batching them is fast, but all 32 at once overflow the CPU caches.
@@ -256,13 +252,13 @@ class TextExplainer:
         logits = tf.math.unsorted_segment_sum(contributions, rows, batch) + ngram.bias  # [batch, units]
 
         # Integrate d probability(target) / d logits along bias -> logits.
-        alphas = (tf.range(_NGRAM_STEPS, dtype=tf.float32) + 0.5) / float(_NGRAM_STEPS)
+        alphas, point_weights = _integration_points(_NGRAM_STEPS)
         with tf.GradientTape() as tape:
             path = ngram.bias + alphas[:, None, None] * (logits - ngram.bias)[None]
             tape.watch(path)
             scores = self._ngram_probabilities(path)
             chosen = _target_column_3d(scores, target)
-        slope = tf.reduce_mean(tape.gradient(chosen, path), axis=0)  # [batch, units]
+        slope = tf.reduce_sum(tape.gradient(chosen, path) * point_weights[:, None, None], axis=0)  # [batch, units]
         feature_attributions = tf.reduce_sum(contributions * tf.gather(slope, rows), axis=-1)
         baseline_probability = _target_column(
             self._ngram_probabilities(tf.broadcast_to(ngram.bias, tf.shape(logits))), target
@@ -325,6 +321,24 @@ class _MemberView:
         for layer in self.head:
             features = layer(features, training=False)
         return as_class_probabilities(features)
+
+
+def _integration_points(steps):
+    """Gauss-Legendre points and weights on [0, 1] (the weights sum to 1), as float32 constants.
+
+    Integrated gradients average the gradient along the path; Gauss-Legendre
+    placement makes that average exact for polynomials of degree `2 * steps - 1`:
+    at 8 points the transformers' completeness gap on SST-2 is ~8x smaller than
+    the midpoint rule's, at the same cost.
+
+    Example:
+
+    >>> alphas, weights = _integration_points(2)
+    >>> [round(float(a), 4) for a in alphas.numpy()], [float(w) for w in weights.numpy()]
+    ([0.2113, 0.7887], [0.5, 0.5])
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(steps)
+    return tf.constant((nodes + 1.0) / 2.0, tf.float32), tf.constant(weights / 2.0, tf.float32)
 
 
 def _target_column(probabilities, target):
