@@ -71,9 +71,10 @@ def texts_only(corpus, data_root, out_dir):
 
 
 def learn_vectors(corpus, texts, out_dir, quick):
+    """`(vectors directory, seconds spent learning them now)`; `None` seconds when they were already there."""
     target = out_dir / f"vectors_{corpus}"
     if (target / "manifest.json").exists():
-        return target, json.loads((target / "manifest.json").read_text()).get("train_s")
+        return target, None
     command = [sys.executable, "-m", "transformer_kit", "vectors", str(texts), "--output", str(target),
                "--overwrite"] + (["--epochs", "1"] if quick else [])
     began = time.monotonic()
@@ -93,15 +94,18 @@ def main(argv=None):
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Seconds spent learning each corpus's vectors (the whole `transformer-kit vectors` command);
+    # a run of some groups keeps the other corpora's timings from earlier runs.
     timings_file = out_dir / "timings.json"
-    # A run of some groups keeps the other corpora's timings from earlier runs.
-    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     for group in args.groups:
         corpus, datasets, extra = GROUPS[group]
         texts = texts_only(corpus, data_root, out_dir)
         vectors, seconds = learn_vectors(corpus, texts, out_dir, args.quick)
-        timings[corpus] = seconds
-        timings_file.write_text(json.dumps(timings, indent=2) + "\n")
+        if seconds is not None:  # vectors reused from an earlier run keep that run's timing
+            # Read again just before writing: another run may have added its corpus meanwhile.
+            timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+            timings[corpus] = round(seconds, 1)
+            timings_file.write_text(json.dumps(timings, indent=2) + "\n")
         options = {name: {"word_vectors": str(vectors.resolve())} for name in OURS
                    if name.endswith("_vectors") or name == "transformer_kit_unlabeled"}
         for name in ("transformer_kit_self_trained", "transformer_kit_unlabeled"):
