@@ -1,5 +1,7 @@
 """Self-training the n-gram branch on unlabeled texts: reading them, sample weights, the decision, fit."""
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -63,7 +65,7 @@ def test_sample_weight_reaches_the_solver():
         fit_ngram_classifier(texts, np.eye(2)[ids], 2, multi_label=True, sample_weight=weights)
 
 
-def test_log_loss_matches_scikit_learn_and_decide_keeps_the_better_model():
+def test_log_loss_matches_scikit_learn_and_decide_keeps_the_better_model(caplog):
     texts, labels = keyword_dataset(rows=120, classes=("negative", "positive", "neutral"))
     ids = np.array([("negative", "positive", "neutral").index(label) for label in labels])
     good = fit_ngram_classifier(texts[:80], ids[:80], 3)
@@ -82,6 +84,10 @@ def test_log_loss_matches_scikit_learn_and_decide_keeps_the_better_model():
     assert kept.pseudo_label_counts == {"negative": 1, "positive": 2, "neutral": 2}
     assert not decide(good, bad, held_texts, held_ids, setting="auto", **args).used
     assert decide(good, bad, held_texts, held_ids, setting="always", **args).used
+    # Few held-out texts: the decision stands, with a warning that it is noisy.
+    with caplog.at_level(logging.WARNING, logger="transformer_kit"):
+        decide(bad, good, held_texts[:10], held_ids[:10], setting="auto", **args)
+    assert "only 10 held-out texts" in caplog.text
     # Nothing to judge on: "auto" keeps the model fitted on labels only.
     nothing = decide(bad, good, [], [], setting="auto", **args)
     assert not nothing.used and nothing.judged_on is None and nothing.log_loss_self_trained is None
