@@ -54,7 +54,7 @@ class NgramFitter:
 
     def __init__(self, num_classes, split_mode, training_config, unlabeled=None, classes=()):
         self.num_classes, self.split_mode, self.cfg = num_classes, split_mode, training_config
-        usable = unlabeled and training_config.self_training != "never" and not training_config.multi_label
+        usable = unlabeled and training_config.self_training != "never" and training_config.self_trains()
         self.unlabeled = unlabeled if usable else None
         self.classes = list(classes)
         self.decision = None  # a SelfTrainingDecision once `decide` ran
@@ -83,18 +83,20 @@ class NgramFitter:
         return teacher, student, counts
 
     def decide(self, teacher, student, counts, texts, label_ids, judged_on):
-        """Keep the student or the teacher (see `self_training.decide`); returns the one kept."""
+        """Keep the student or the teacher; returns the one kept.
+
+        The first call with a student decides (see `self_training.decide`)
+        on `texts`; later calls keep that decision (the final fit follows
+        the one taken on held-out texts).
+        """
         if student is None:
             return teacher
-        self.decision = self_training.decide(
-            teacher, student, texts, label_ids, judged_on, self.cfg.self_training, len(self.unlabeled),
-            self.cfg.pseudo_label_weight, counts, self.classes,
-        )
+        if self.decision is None:
+            self.decision = self_training.decide(
+                teacher, student, texts, label_ids, judged_on, self.cfg.self_training, len(self.unlabeled),
+                self.cfg.pseudo_label_weight, counts, self.classes,
+            )
         return student if self.decision.used else teacher
-
-    def chosen(self, teacher, student):
-        """The model the decision already taken keeps (the teacher without one)."""
-        return student if student is not None and self.decision is not None and self.decision.used else teacher
 
 
 def validation_split(labels, training_config, seed):

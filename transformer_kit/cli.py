@@ -606,7 +606,7 @@ def run_train(args):
         backup_dir = output.parent / f".{output.name}.partial-{worker_name()}"
         output = Path(tempfile.mkdtemp(prefix="transformer-kit-worker-")) / output.name
     unlabeled = None
-    if args.unlabeled and not multi_label and training_config.ngram_weight != 0:
+    if args.unlabeled and training_config.self_trains():  # else they only gave the vectors
         unlabeled = [Path(path) for path in args.unlabeled]  # paths (a list of str would be texts)
     classifier.fit(
         train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard,

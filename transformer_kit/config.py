@@ -146,6 +146,14 @@ class TrainingConfig:
     multi_label: bool = False
     threshold: float | str = "auto"
 
+    def self_trains(self):
+        """Whether unlabeled texts can teach this classifier: its n-gram branch self-trains on them.
+
+        Not without an n-gram branch (`ngram_weight=0`), nor for label sets
+        (pseudo-labels are of one class).
+        """
+        return self.ngram_weight != 0 and not self.multi_label
+
     def resolved_ensemble_size(self, num_train):
         """The number of transformers to train for `num_train` training texts."""
         if self.ensemble_size == "auto":

@@ -207,14 +207,10 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
         held_out = rows, blended
     log.info("\nFinal n-gram fit on all %d training texts", len(prepared.ngram_texts))
     teacher, student, counts = fitter.fit_pair(prepared.ngram_texts, prepared.ngram_ids, warm_starts)
-    if student is not None and fitter.decision is None:
-        texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
-        ngram = fitter.decide(teacher, student, counts, texts, ids, f"the {len(texts)} validation texts")
-    else:
-        ngram = fitter.chosen(teacher, student)
+    texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
+    ngram = fitter.decide(teacher, student, counts, texts, ids, f"the {len(texts)} validation texts")
     if choose_on_validation:
         unweighted = build_inference_model(prepared.preprocessor, members, ngram)
-        texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
         weight = blending.validation_ngram_weight(unweighted, texts, ids)
     weights = blending.blend_weights(len(members), weight)
     return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out, fitter.decision

@@ -24,6 +24,7 @@ from transformer_kit.data.corpus import iter_corpus_texts
 from transformer_kit.data.loading import as_text_list
 from transformer_kit.inference import LengthSortedScorer
 from transformer_kit.layers.probability_blend import as_class_probabilities
+from transformer_kit.ngram import mean_log_loss
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,7 @@ def pseudo_labels(teacher, texts):
     Returns:
         int array `(len(texts),)`.
     """
-    scorer = LengthSortedScorer(lambda batch: as_class_probabilities(teacher(batch)), PSEUDO_LABEL_BATCH)
-    return scorer(texts).argmax(axis=1)
+    return _probabilities(teacher, texts).argmax(axis=1)
 
 
 def fit_student(texts, label_ids, unlabeled, teacher, fit_ngram, pseudo_label_weight, warm_start=None):
@@ -116,9 +116,12 @@ def fit_student(texts, label_ids, unlabeled, teacher, fit_ngram, pseudo_label_we
 
 def log_loss(ngram, texts, label_ids):
     """Mean negative log-probability of the true class under an n-gram regression."""
-    probabilities = LengthSortedScorer(lambda batch: as_class_probabilities(ngram(batch)), PSEUDO_LABEL_BATCH)(texts)
-    rows = np.arange(len(label_ids))
-    return float(-np.mean(np.log(np.clip(probabilities[rows, np.asarray(label_ids)], 1e-7, 1.0))))
+    return mean_log_loss(_probabilities(ngram, texts), label_ids)
+
+
+def _probabilities(ngram, texts):
+    """An n-gram regression's class probabilities `(len(texts), num_classes)`, in large length-sorted batches."""
+    return LengthSortedScorer(lambda batch: as_class_probabilities(ngram(batch)), PSEUDO_LABEL_BATCH)(texts)
 
 
 @dataclasses.dataclass
