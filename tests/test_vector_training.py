@@ -95,6 +95,28 @@ def test_cli_learns_vectors_and_refuses_an_existing_output(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_one_worker_and_a_seed_make_the_vectors_repeatable(tmp_path, capsys):
+    from transformer_kit.cli import main
+
+    write_corpus(tmp_path / "corpus.txt", rows=120)
+
+    def learn(name, seed):
+        command = ["vectors", str(tmp_path / "corpus.txt"), "--output", str(tmp_path / name), "--dim", "8",
+                   "--epochs", "1", "--min-count", "1", "--seed", str(seed), "--workers", "1", "--quiet"]
+        assert main(command) == 0
+        return (tmp_path / name / "vectors.vec").read_bytes()
+
+    first = learn("a", seed=3)
+    assert learn("b", seed=3) == first
+    assert learn("c", seed=4) != first
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["workers"] == 1 and manifest["repeatable"] and manifest["settings"]["seed"] == 3
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own exit
+        main(["vectors", str(tmp_path / "corpus.txt"), "--output", str(tmp_path / "d"), "--workers", "0"])
+    assert exit_info.value.code == 2
+    assert "--workers: expected a whole number of at least 1, got '0'" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_train_unlabeled_learns_vectors_then_starts_from_them(tmp_path, capsys):
     import json as json_lib

@@ -242,6 +242,14 @@ def build_parser():
         "transformers start from them, as with --word-vectors (needs gensim: the 'vectors' extra). The "
         "n-gram model is also self-trained on them (see --self-training).",
     )
+    hyper.add_argument(
+        "--vector-workers",
+        type=_positive_int,
+        metavar="N",
+        help="With --unlabeled: threads that learn the word vectors. 1 makes them (and so the run) repeatable "
+        "bit for bit, taking about 1.5 times as long on 2 cores; more threads update the vectors in a timing-dependent "
+        "order. Default: every core.",
+    )
     _setting(
         hyper,
         "self_training",
@@ -396,6 +404,12 @@ def build_parser():
                               "fasttext.bin at dim 64). Default: %(default)s.")
     vectors.add_argument("--time-budget", type=float, metavar="SECONDS",
                          help="Stop after the epoch that passes this time and write what was learned. Default: none.")
+    vectors.add_argument("--seed", type=int, default=0, metavar="N",
+                         help="Random seed of the initial vectors and the sampling. Default: %(default)s.")
+    vectors.add_argument("--workers", type=_positive_int, metavar="N",
+                         help="Training threads. 1 makes the vectors repeatable bit for bit (the same corpus, "
+                              "settings and seed give the same file), taking about 1.5 times as long on 2 cores; more "
+                              "threads update the vectors in a timing-dependent order. Default: every core.")
     vectors.add_argument("--overwrite", action="store_true", help="Replace an existing DIR.")
     return parser
 
@@ -416,6 +430,17 @@ def _output_options():
             f"--{flag}", dest="verbosity", action="store_const", const=flag, default=argparse.SUPPRESS, help=help_text
         )
     return options
+
+
+def _positive_int(text):
+    """An argparse type: a whole number of at least 1 (argparse names the option and exits 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _setting(group, name, type_, metavar, text, choices=None, default_text=None):
@@ -656,7 +681,8 @@ def _vectors_from_unlabeled(args, output, settings):
     return train_word_vectors(
         # With several --text-column, the corpus files' texts are in the first.
         args.unlabeled, vectors_dir, text_column=(args.text_column or ["text"])[0], split=settings.get("split", "auto"),
-        dim=settings.get("embed_dim", _field_default("embed_dim")),
+        dim=settings.get("embed_dim", _field_default("embed_dim")), seed=settings.get("seed", _field_default("seed")),
+        workers=args.vector_workers,
     )
 
 
@@ -857,7 +883,8 @@ def run_vectors(args):
 
     path = train_word_vectors(
         args.corpus, args.output, text_column=args.text_column, split=args.split, dim=args.dim, epochs=args.epochs,
-        min_count=args.min_count, buckets=args.buckets, time_budget_s=args.time_budget, overwrite=args.overwrite,
+        min_count=args.min_count, buckets=args.buckets, time_budget_s=args.time_budget, seed=args.seed,
+        workers=args.workers, overwrite=args.overwrite,
     )
     print(f"Wrote word vectors to {path}; use them with: transformer-kit train DATA --word-vectors {path}")
     return 0
