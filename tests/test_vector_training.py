@@ -111,6 +111,9 @@ def test_one_worker_and_a_seed_make_the_vectors_repeatable(tmp_path, capsys):
     assert learn("c", seed=4) != first
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["workers"] == 1 and manifest["repeatable"] and manifest["settings"]["seed"] == 3
+    train = ["train", str(tmp_path / "corpus.txt"), "--output", str(tmp_path / "run"), "--vector-workers", "1"]
+    assert main(train) == 2  # without --unlabeled it would do nothing
+    assert "pass --unlabeled CORPUS too" in capsys.readouterr().err and not (tmp_path / "run").exists()
     with pytest.raises(SystemExit) as exit_info:  # argparse's own exit
         main(["vectors", str(tmp_path / "corpus.txt"), "--output", str(tmp_path / "d"), "--workers", "0"])
     assert exit_info.value.code == 2

@@ -572,6 +572,9 @@ def run_train(args):
     from transformer_kit.run_directory import refuse_existing
 
     refuse_existing(output, args.overwrite)
+    if args.vector_workers and not args.unlabeled:
+        raise ValueError("--vector-workers sets the threads that learn word vectors from --unlabeled texts; "
+                         "pass --unlabeled CORPUS too, or drop --vector-workers.")
     if args.unlabeled:
         settings["word_vectors"] = str(_vectors_from_unlabeled(args, output, settings))
     quiet = getattr(args, "verbosity", None) == "quiet"
