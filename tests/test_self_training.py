@@ -11,7 +11,13 @@ from keyword_data import FILLER, TINY, keyword_dataset
 from transformer_kit import TextClassifier
 from transformer_kit.layers.probability_blend import as_class_probabilities
 from transformer_kit.ngram import fit_ngram_classifier
-from transformer_kit.self_training import decide, log_loss, pseudo_labels, read_unlabeled
+from transformer_kit.self_training import (
+    cross_validated_log_losses,
+    decide,
+    log_loss,
+    pseudo_labels,
+    read_unlabeled,
+)
 
 SYNONYMS = {"positive": "superb", "negative": "awful"}
 
@@ -87,10 +93,42 @@ def test_log_loss_matches_scikit_learn_and_decide_keeps_the_better_model(caplog)
     # Few held-out texts: the decision stands, with a warning that it is noisy.
     with caplog.at_level(logging.WARNING, logger="transformer_kit"):
         decide(bad, good, held_texts[:10], held_ids[:10], setting="auto", **args)
-    assert "only 10 held-out texts" in caplog.text
+    assert "only 10 labelled texts" in caplog.text
     # Nothing to judge on: "auto" keeps the model fitted on labels only.
     nothing = decide(bad, good, [], [], setting="auto", **args)
     assert not nothing.used and nothing.judged_on is None and nothing.log_loss_self_trained is None
+
+
+def test_cross_validation_scores_every_labelled_text_out_of_fold_and_finds_the_student_better():
+    # Labelled: keyword texts and a few texts with only the synonyms. Unlabeled: texts with both, which
+    # teach the synonyms; so on held-out synonym texts the student must beat the teacher.
+    keyword_texts, keyword_labels = keyword_dataset(rows=60)
+    synonyms, synonym_labels = synonym_texts(20, seed=4, with_keyword=False)
+    texts, labels = keyword_texts + synonyms, keyword_labels + synonym_labels
+    ids = np.array([("negative", "positive").index(label) for label in labels])
+    unlabeled, _ = synonym_texts(400, seed=1, with_keyword=True)
+    fitted = []
+
+    def fit(texts, ids, sample_weight=None, warm_start=None):
+        fitted.append(len(texts))
+        return fit_ngram_classifier(texts, ids, 2, sample_weight=sample_weight)
+
+    teacher_loss, student_loss, counts, folds = cross_validated_log_losses(texts, ids, unlabeled, fit, 0.3)
+    assert folds == 5 and student_loss < teacher_loss and sum(counts) == 400
+    # Each fold: a teacher on 4/5 of the 80 texts, a student on those plus the 400.
+    assert fitted == [64, 464] * 5
+    # A class with one text cannot be split into folds.
+    assert cross_validated_log_losses(texts[:5] + ["x"], [0] * 5 + [1], unlabeled, fit, 0.3) is None
+
+
+def test_self_training_auto_on_few_labels_is_decided_by_cross_validation():
+    texts, labels = keyword_dataset(rows=120)  # 12 held out: too few to judge on
+    unlabeled, _ = synonym_texts(100, seed=1, with_keyword=True)
+    clf = TextClassifier(**{**TINY, "epochs": 1}, ngram_weight=1.0)
+    clf.fit(texts, labels, unlabeled=unlabeled)
+    report = clf.data_report_["self_training"]
+    assert report["judged_on"] == "5-fold cross-validation over the 120 labelled texts"
+    assert report["used"] == (report["log_loss_self_trained"] < report["log_loss_labels_only"])
 
 
 @pytest.mark.parametrize("setting", ["always", "never"])

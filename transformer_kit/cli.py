@@ -256,7 +256,8 @@ def build_parser():
         None,
         None,
         "With --unlabeled: refit the n-gram model on the unlabeled texts as it labels them, and keep "
-        "that only if it lowers its log-loss on held-out labelled texts (auto), always, or never.",
+        "that only if it lowers its log-loss on held-out labelled texts (auto; under 500 labels, judged by 5-fold "
+        "cross-validation), always, or never.",
         choices=list(SELF_TRAINING),
     )
     _setting(hyper, "pseudo_label_weight", float, "W",

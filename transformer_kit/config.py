@@ -109,7 +109,8 @@ class TrainingConfig:
         self_training: what the n-gram branch does with unlabeled texts
             passed to `fit(..., unlabeled=...)`: `"auto"` (refit on them,
             pseudo-labelled by the model fitted on the labels, and keep that
-            only if it lowers the log-loss on held-out labelled texts; see
+            only if it lowers the log-loss on held-out labelled texts, or
+            under 500 labels out of fold in 5-fold cross-validation; see
             `transformer_kit.self_training`), `"always"` or `"never"`.
         pseudo_label_weight: the sample weight of each pseudo-labelled text
             in that refit (labelled texts weigh 1).
