@@ -72,15 +72,16 @@ def test_an_interrupted_run_resumes_after_its_last_epoch(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(vector_training, "_save_state", interrupted_after_epoch_one)
     arguments = dict(dim=8, epochs=2, min_count=1, workers=1)
-    with pytest.raises(KeyboardInterrupt):
-        vector_training.train_word_vectors(tmp_path / "corpus.txt", tmp_path / "vectors", **arguments)
+    with pytest.raises(KeyboardInterrupt):  # epoch 1 with two threads: the result cannot be repeatable
+        vector_training.train_word_vectors(tmp_path / "corpus.txt", tmp_path / "vectors", **{**arguments, "workers": 2})
     assert not (tmp_path / "vectors").exists() and (tmp_path / ".vectors.partial" / "checkpoint.bin").exists()
     monkeypatch.setattr(vector_training, "_save_state", save_state)
     with caplog.at_level(logging.INFO, logger="transformer_kit"):
         vector_training.train_word_vectors(tmp_path / "corpus.txt", tmp_path / "vectors", **arguments)
     assert "Resuming after epoch 1 of 2" in caplog.text
     assert "Epoch 2/2" in caplog.text and "Epoch 1/2" not in caplog.text
-    assert json.loads((tmp_path / "vectors" / "manifest.json").read_text())["epochs_done"] == 2
+    manifest = json.loads((tmp_path / "vectors" / "manifest.json").read_text())
+    assert manifest["epochs_done"] == 2 and manifest["workers"] == 1 and not manifest["repeatable"]
 
 
 def test_cli_learns_vectors_and_refuses_an_existing_output(tmp_path, capsys):

@@ -106,6 +106,8 @@ def train_word_vectors(corpus, output_dir, text_column="text", split="auto", dim
         seconds = time.monotonic() - began
         state["epochs_done"] = epoch + 1
         state["train_s"] = state.get("train_s", 0.0) + seconds
+        # A resumed run is repeatable only if every epoch, before and after the interruption, had one thread.
+        state["most_workers"] = max(state.get("most_workers", 0), workers)
         fasttext.save_facebook_model(model, str(checkpoint))
         _save_state(partial, state)
         log.info("Epoch %d/%d: %.0f s, %s tokens/s.", epoch + 1, epochs, seconds, f"{state['tokens'] / seconds:,.0f}")
@@ -123,7 +125,7 @@ def train_word_vectors(corpus, output_dir, text_column="text", split="auto", dim
             "epochs_done": state["epochs_done"], "train_s": round(state["train_s"], 1),
             # Kept out of `settings` (which a resume must match): threads change speed, not what is learned,
             # except that more than one makes the result vary from run to run.
-            "workers": workers, "repeatable": workers == 1,
+            "workers": workers, "repeatable": state.get("most_workers", workers) == 1,
         }))
     shutil.rmtree(partial, ignore_errors=True)
     log.info("Wrote %d word vectors to %s.", len(model.wv), output_dir)
