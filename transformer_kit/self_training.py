@@ -187,9 +187,9 @@ def cross_validated_log_losses(texts, label_ids, unlabeled, fit_ngram, pseudo_la
     splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, label_ids)
     for fold, (fit_rows, scored_rows) in enumerate(splits, start=1):
         log.info("Self-training, cross-validation fold %d of %d", fold, folds)
-        teacher = fit_ngram(list(texts[fit_rows]), label_ids[fit_rows])
-        student, counts = fit_student(list(texts[fit_rows]), label_ids[fit_rows], unlabeled, teacher, fit_ngram,
-                                      pseudo_label_weight)
+        fit_texts, fit_ids = list(texts[fit_rows]), label_ids[fit_rows]
+        teacher = fit_ngram(fit_texts, fit_ids)
+        student, counts = fit_student(fit_texts, fit_ids, unlabeled, teacher, fit_ngram, pseudo_label_weight)
         scored, ids = list(texts[scored_rows]), label_ids[scored_rows]
         totals += len(scored_rows) * np.array([log_loss(teacher, scored, ids), log_loss(student, scored, ids)])
     teacher_loss, student_loss = totals / len(texts)
