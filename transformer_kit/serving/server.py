@@ -8,6 +8,7 @@ application's shutdown (the batcher empties its queue), and returning;
 
 import contextlib
 import logging
+import signal
 import socket
 import tempfile
 from pathlib import Path
@@ -69,7 +70,7 @@ def serve(path, host="127.0.0.1", port=8501, settings=None, announce=print):
         bound_port = sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=settings.timeout_s + 5, backlog=2048)
-        server = uvicorn.Server(config)
+        server = _server_class(uvicorn)(config)
         url = f"http://{'[' + host + ']' if ':' in host else host}:{bound_port}"
         announce(f"Serving model '{settings.model_name}' version {repository.current.number} at {url}/ "
                  f"(REST: {url}/v1/models/{settings.model_name}:predict). Stop with Ctrl-C or SIGTERM.")
@@ -77,6 +78,26 @@ def serve(path, host="127.0.0.1", port=8501, settings=None, announce=print):
         if not server.started:
             raise RunDirectoryError(f"the server on {url} failed to start; see the messages above.")
     return 0
+
+
+def _server_class(uvicorn):
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that a stop asked for by SIGTERM or SIGINT ends with exit status 0.
+
+        uvicorn (0.29 on) raises the signal again once it has shut down, so the
+        process would end "killed by SIGTERM" although it stopped cleanly.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
 
 
 def _export_run(run_dir, export_dir):
