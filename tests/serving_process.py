@@ -25,7 +25,8 @@ class ServerProcess:
     """
 
     def __init__(self, path, *options, env=None, start_timeout=120):
-        environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+        python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        environment = {**os.environ, "PYTHONPATH": python_path, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "transformer_kit.serving", str(path), "--port", "0", *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,

@@ -315,3 +315,126 @@ def test_serve_refuses_a_missing_directory_and_an_unset_api_key(tmp_path, toy_ex
     assert main(["serve", str(tmp_path / "missing"), "--port", "0"]) == 2
     os.environ.pop("SERVE_TEST_UNSET", None)
     assert main(["serve", str(toy_export), "--api-key-env", "SERVE_TEST_UNSET"]) == 2
+
+
+# ------------------------------------------------------------------ slow: a real export, and the page
+
+
+@pytest.fixture(scope="module")
+def served_classifier(request, tmp_path_factory):
+    """A tiny classifier trained on title + body (so it has all four signatures), saved, exported and served."""
+    import pandas as pd
+
+    from keyword_data import TINY, keyword_dataset
+    from transformer_kit.classifier import TextClassifier
+
+    texts, labels = keyword_dataset(210)
+    halves = [text.split(" ") for text in texts]
+    frame = pd.DataFrame({"title": [" ".join(h[: len(h) // 2]) for h in halves],
+                          "body": [" ".join(h[len(h) // 2:]) for h in halves], "label": labels})
+    classifier = TextClassifier(text_column=["title", "body"], **{**TINY, "epochs": 2}).fit(frame)
+    folder = tmp_path_factory.mktemp("served")
+    classifier.save(folder / "run")
+    version_dir = classifier.export(folder / "sst2")
+    server = start(request, folder / "sst2")
+    return classifier, version_dir, server
+
+
+def direct_outputs(version_dir, signature, inputs):
+    import tensorflow as tf
+
+    function = tf.saved_model.load(str(version_dir)).signatures[signature]
+    specs = function.structured_input_signature[1]
+    outputs = function(**{name: tf.constant(value, specs[name].dtype) for name, value in inputs.items()})
+    return {name: value.numpy() for name, value in outputs.items()}
+
+
+def assert_same_outputs(served, direct):
+    assert set(served) == set(direct)
+    for name, expected in direct.items():
+        if expected.dtype == object:
+            assert np.asarray(served[name]).tolist() == np.vectorize(lambda s: s.decode())(expected).tolist(), name
+        else:
+            np.testing.assert_allclose(np.asarray(served[name]), expected, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("signature, inputs", [
+    ("serving_default", {"text": ["a wonderful film", "", "dreadful " * 40, "😀 unseen words"]}),
+    ("serving_columns", {"title": ["wonderful", "", "the plot"], "body": ["film", "dreadful acting", ""]}),
+    ("serving_token_ids", {"token_ids": [[2, 3, 4, 0], [5, 0, 0, 0], [99999, 1, 2, 3]]}),
+    ("explain", {"text": ["a wonderful film", "dreadful, dreadful plot", ""]}),
+])
+def test_each_signature_of_a_real_export_equals_the_saved_model_called_directly(served_classifier, signature,
+                                                                                 inputs):
+    _, version_dir, server = served_classifier
+    direct = direct_outputs(version_dir, signature, inputs)
+    status, columns = server.predict({"signature_name": signature, "inputs": inputs}, model="sst2")
+    assert status == 200, columns
+    assert_same_outputs(columns["outputs"], direct)
+
+    rows = [dict(zip(inputs, values)) for values in zip(*inputs.values())]
+    instances = [row["text"] for row in rows] if list(inputs) == ["text"] else rows
+    status, answer = server.predict({"signature_name": signature, "instances": instances}, model="sst2", version=1)
+    assert status == 200, answer
+    assert_same_outputs({name: [p[name] for p in answer["predictions"]] for name in direct}, direct)
+
+
+def test_a_run_directory_is_exported_then_served(request, served_classifier):
+    classifier, _, _ = served_classifier
+    server = start(request, served_classifier[1].parent.parent / "run", "--model-name", "run")
+    texts = ["a wonderful film\nreally", "dreadful\n"]
+    status, answer = server.predict({"instances": texts}, model="run")
+    assert status == 200
+    np.testing.assert_allclose([p["probabilities"] for p in answer["predictions"]],
+                               classifier.predict_proba(texts).to_numpy(), atol=1e-5)
+    assert server.stop() == 0
+
+
+def test_the_page_shows_labels_bars_and_shaded_tokens_in_a_real_browser(served_classifier):
+    import shutil
+    from pathlib import Path
+
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra has it)")
+    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not browser or not driver_path:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver "
+                    "(apt-get install chromium chromium-driver) to run the page test")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, version_dir, server = served_classifier
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+    try:
+        driver.get(f"http://127.0.0.1:{server.port}/")
+        assert driver.title.startswith("sst2")
+        box = driver.find_element(By.ID, "text")
+        box.clear()
+        text = "a wonderful film with a dreadful ending"
+        box.send_keys(text)
+        driver.find_element(By.ID, "predict").click()
+        WebDriverWait(driver, 60).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state"))
+        assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "done", (
+            driver.find_element(By.ID, "error").text)
+
+        direct = direct_outputs(version_dir, "explain", {"text": [text]})
+        probabilities = direct["probabilities"][0]
+        rows = driver.find_elements(By.CSS_SELECTOR, "#labels .row")
+        shown = {row.get_attribute("data-label"): row.find_element(By.CLASS_NAME, "value").text for row in rows}
+        assert shown == {name: f"{100 * p:.1f}%" for name, p in zip(["negative", "positive"], probabilities)}
+        assert rows[0].get_attribute("data-label") == direct["label"][0].decode()  # the top label first
+        for row in rows:  # each bar is filled in proportion to its probability
+            filled = row.find_element(By.CLASS_NAME, "fill").size["width"] / row.find_element(
+                By.CLASS_NAME, "bar").size["width"]
+            assert abs(100 * filled - float(row.find_element(By.CLASS_NAME, "value").text[:-1])) < 1.0
+        tokens = driver.find_elements(By.CSS_SELECTOR, "#tokens span")
+        assert [t.text for t in tokens] == [t.decode() for t in direct["tokens"][0] if t]
+        assert all(t.value_of_css_property("background-color").startswith("rgba") for t in tokens)
+        artifacts = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+        artifacts.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(artifacts / "serve_page.png"))
+    finally:
+        driver.quit()

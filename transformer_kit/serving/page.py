@@ -19,7 +19,7 @@ _PAGE = """<!doctype html>
  .row { display: flex; align-items: center; gap: .6rem; margin: .25rem 0; }
  .name { width: 10rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
  .bar { flex: 1; background: #eee; height: 1.1rem; border-radius: 3px; }
- .fill { background: #3b7dd8; height: 100%; border-radius: 3px; }
+ .fill { display: block; background: #3b7dd8; height: 100%; border-radius: 3px; }
  .top .fill { background: #1f9d55; }
  .value { width: 4rem; text-align: right; font-variant-numeric: tabular-nums; }
  #tokens span { padding: 0 .15rem; margin: 0 .05rem; border-radius: 3px; }
