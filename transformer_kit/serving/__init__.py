@@ -39,8 +39,9 @@ def add_arguments(parser):
     group = parser.add_argument_group("batching and limits")
     group.add_argument("--max-batch-size", type=int, default=64, metavar="N",
                        help="Most texts in one model call. Default: %(default)s.")
-    group.add_argument("--max-wait-ms", type=float, default=2.0, metavar="MS",
-                       help="How long a request waits for others to share its model call. Default: %(default)s.")
+    group.add_argument("--max-wait-ms", type=float, default=0.0, metavar="MS",
+                       help="How long the first request of a batch waits for others to join it. Default: "
+                       "%(default)s: greedy, the requests that arrived while the model was busy form the next call.")
     group.add_argument("--max-queued", type=int, default=1024, metavar="N",
                        help="Most texts waiting; more are answered 503. Default: %(default)s.")
     group.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="BYTES",

@@ -49,7 +49,10 @@ class ServingSettings:
     Attributes:
         model_name: str, the NAME in `/v1/models/NAME`.
         max_batch_size: int, default 64. The most texts in one model call.
-        max_wait_ms: float, default 2. How long a request waits for others to share its call.
+        max_wait_ms: float, default 0. How long the first request of a batch waits for others to join
+            it. At 0 batching is greedy: the requests that arrived while the model was busy form the
+            next call, so batches grow with the load and a lone request never waits (a timed wait
+            measured slower on a loaded 2-core machine: benchmarks/RESULTS.md).
         max_queued: int, default 1024. Texts waiting at most; more are answered 503.
         max_body_bytes: int, default 4 MiB. Larger request bodies are answered 413.
         max_texts: int, default 1024. The most examples one request may hold (400 beyond).
@@ -61,7 +64,7 @@ class ServingSettings:
 
     model_name: str
     max_batch_size: int = 64
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
     max_queued: int = 1024
     max_body_bytes: int = 4 * 1024 * 1024
     max_texts: int = 1024

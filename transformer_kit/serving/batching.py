@@ -2,7 +2,8 @@
 
 Requests wait in one bounded queue. A single consumer takes the oldest,
 gathers the later ones for the same version and signature (with the same
-shape beyond the batch) until `max_batch_size` rows or `max_wait_s` seconds,
+shape beyond the batch) until `max_batch_size` rows or `max_wait_s` seconds
+(0 by default: whatever is queued when the model is free),
 concatenates them, calls the model once in its own thread and hands each
 request its own rows back. While the model runs, new requests queue up, so
 the busier the server, the larger its batches. A full queue refuses new
@@ -47,12 +48,12 @@ class Batcher:
 
     Example (inside the server's event loop):
 
-        batcher = Batcher(max_batch_size=64, max_wait_s=0.002, max_queued=1024)
+        batcher = Batcher(max_batch_size=64, max_wait_s=0.0, max_queued=1024)
         batcher.start()
         outputs = await batcher.submit(version, "serving_default", {"text": texts}, len(texts), True)
     """
 
-    def __init__(self, max_batch_size=64, max_wait_s=0.002, max_queued=1024, on_batch=None):
+    def __init__(self, max_batch_size=64, max_wait_s=0.0, max_queued=1024, on_batch=None):
         self.max_batch_size, self.max_wait_s, self.max_queued = max_batch_size, max_wait_s, max_queued
         self.on_batch = on_batch
         self.queued_rows = 0
