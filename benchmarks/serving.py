@@ -374,7 +374,8 @@ def main(argv=None):
 
         reference, in_process = in_process_throughput(export / "1", texts, min(args.seconds, 10))
         results = {"texts": len(texts), "in_process_batch_256_texts_per_s": round(in_process, 1),
-                   "server_options": args.server_option, "cpus": os.cpu_count(), "load": {}}
+                   "server_options": args.server_option, "cpus": os.cpu_count(),
+                   "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "load": {}}
         print(f"in-process, batches of 256: {in_process:,.0f} texts/s", flush=True)
 
         server = Server(export, *args.server_option)
@@ -395,7 +396,8 @@ def main(argv=None):
             print(f"faults: {results['faults']}", flush=True)
         finally:
             results["exit_code_after_sigterm"] = server.stop()
-        results["server_5xx_log_lines"] = sum("Traceback" in line for line in server.stderr)
+        results["server_tracebacks"] = sum("Traceback" in line for line in server.stderr)
+        results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.output.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.output}")
 
