@@ -315,6 +315,8 @@ def test_serve_refuses_a_missing_directory_and_an_unset_api_key(tmp_path, toy_ex
     assert main(["serve", str(tmp_path / "missing"), "--port", "0"]) == 2
     os.environ.pop("SERVE_TEST_UNSET", None)
     assert main(["serve", str(toy_export), "--api-key-env", "SERVE_TEST_UNSET"]) == 2
+    assert main(["serve", str(toy_export), "--port", "70000"]) == 2
+    assert main(["serve", str(toy_export), "--max-batch-size", "0"]) == 2
 
 
 # ------------------------------------------------------------------ slow: a real export, and the page

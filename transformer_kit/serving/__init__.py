@@ -63,22 +63,46 @@ def run(args):
     except ImportError as error:
         raise TransformerKitError(f"serving needs the serve extra ({error.name} is not installed): "
                                   "pip install \"transformer_kit[serve]\"") from None
-    for name in ("port", "max_batch_size", "max_queued", "max_body_bytes", "max_texts"):
+    ranges = {"port": (0, 65535), "max_batch_size": (1, None), "max_queued": (1, None), "max_body_bytes": (1, None),
+              "max_texts": (1, None), "max_wait_ms": (0, None), "timeout": (1e-3, None), "poll_interval": (1e-3, None)}
+    for name, (low, high) in ranges.items():
         value = getattr(args, name)
-        if value < (0 if name == "port" else 1) or (name == "port" and value > 65535):
-            raise ValueError(f"--{name.replace('_', '-')} {value} is out of range.")
+        if value < low or (high is not None and value > high):
+            limit = f"from {low} to {high}" if high is not None else f"at least {low:g}"
+            raise ValueError(f"--{name.replace('_', '-')} {value:g} is out of range: give a value {limit}.")
     api_key = None
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env)
         if not api_key:
             raise TransformerKitError(f"--api-key-env {args.api_key_env}: that environment variable is empty or "
                                       "unset; export it with the key clients will send.")
-    from transformer_kit.serving.app import ServingSettings
-    from transformer_kit.serving.server import serve
+    return serve(args.path, args.host, args.port, model_name=args.model_name, max_batch_size=args.max_batch_size,
+                 max_wait_ms=args.max_wait_ms, max_queued=args.max_queued, max_body_bytes=args.max_body_bytes,
+                 max_texts=args.max_texts, timeout_s=args.timeout, poll_s=args.poll_interval, api_key=api_key)
 
-    settings = ServingSettings(
-        model_name=args.model_name or "", max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms,
-        max_queued=args.max_queued, max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
-        timeout_s=args.timeout, poll_s=args.poll_interval, api_key=api_key,
-    )
-    return serve(args.path, args.host, args.port, settings, announce=lambda line: print(line, flush=True))
+
+def serve(path, host="127.0.0.1", port=8501, model_name=None, **settings):
+    """Serve an export until SIGTERM or Ctrl-C; what `transformer-kit serve` runs.
+
+    Args:
+        path: an export's base directory, one of its versions, or a run directory.
+        host: str, default "127.0.0.1" (this machine only).
+        port: int, default 8501; 0 picks a free one (printed).
+        model_name: str, the NAME in `/v1/models/NAME`; default: the export directory's name.
+        **settings: the fields of `transformer_kit.serving.app.ServingSettings`
+            (`max_batch_size`, `max_wait_ms`, `max_queued`, `max_body_bytes`,
+            `max_texts`, `timeout_s`, `poll_s`, `api_key`).
+
+    Returns:
+        0 once stopped.
+
+    Example:
+
+        from transformer_kit.serving import serve
+        serve("exports/sst2", port=8501, max_batch_size=128)
+    """
+    from transformer_kit.serving.app import ServingSettings
+    from transformer_kit.serving.server import serve as run_server
+
+    return run_server(path, host, port, ServingSettings(model_name=model_name or "", **settings),
+                      announce=lambda line: print(line, flush=True))

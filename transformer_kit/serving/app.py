@@ -70,7 +70,7 @@ class ServingSettings:
     max_texts: int = 1024
     timeout_s: float = 30.0
     poll_s: float = 1.0
-    api_key: str | None = None
+    api_key: str | None = dataclasses.field(default=None, repr=False)  # never in a log line
 
 
 class _Metrics:
@@ -173,7 +173,7 @@ def create_app(repository, settings):
         if all_versions:
             status += [{"version": str(number), "state": "END",
                         "status": {"error_code": "UNKNOWN", "error_message": message}}
-                       for number, message in sorted(repository.failed.items()) if number > version.number]
+                       for number, message in sorted(dict(repository.failed).items()) if number > version.number]
         return status
 
     async def predict(request, version):
