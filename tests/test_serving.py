@@ -440,3 +440,63 @@ def test_the_page_shows_labels_bars_and_shaded_tokens_in_a_real_browser(served_c
         assert driver.save_screenshot(str(artifacts / "serve_page.png"))
     finally:
         driver.quit()
+
+
+# ------------------------------------------------------------------ the batcher alone, in-process
+
+
+class RecordingModel:
+    """Doubles each number; refuses a batch holding -1; records the size of every call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def call(self, signature, inputs):
+        values = inputs["x"]
+        self.calls.append(len(values))
+        time.sleep(0.05)  # long enough for the other requests to queue behind this call
+        if (values == -1).any():
+            raise ValueError("-1 is refused")
+        return {"y": values * 2}
+
+
+def run_batcher(requests, **settings):
+    """Submit `requests` (lists of numbers) concurrently; returns (answers or exceptions, model)."""
+    import asyncio
+
+    from transformer_kit.serving.batching import Batcher
+
+    model = RecordingModel()
+
+    async def main():
+        batcher = Batcher(**settings)
+        batcher.start()
+        jobs = [batcher.submit(model, "s", {"x": np.array(r)}, len(r), True) for r in requests]
+        answers = await asyncio.gather(*jobs, return_exceptions=True)
+        await batcher.stop()
+        return answers
+
+    return asyncio.run(main()), model
+
+
+def test_the_batcher_merges_requests_and_gives_each_its_own_rows():
+    requests = [[i] * (1 + i % 3) for i in range(20)]
+    answers, model = run_batcher(requests, max_batch_size=8)
+    for request, answer in zip(requests, answers):
+        np.testing.assert_array_equal(answer["y"], np.array(request) * 2)
+    assert sum(model.calls) == sum(map(len, requests))
+    assert max(model.calls) <= 8 and len(model.calls) < len(requests)
+
+
+def test_one_bad_request_fails_alone_when_its_batch_fails():
+    answers, model = run_batcher([[1], [2], [-1], [3]], max_batch_size=8)
+    assert isinstance(answers[2], ValueError)
+    assert [a["y"].tolist() for i, a in enumerate(answers) if i != 2] == [[2], [4], [6]]
+
+
+def test_the_batcher_refuses_beyond_its_queue():
+    from transformer_kit.serving.batching import Overloaded
+
+    answers, _ = run_batcher([[1]] * 10, max_batch_size=1, max_queued=3)
+    refused = [a for a in answers if isinstance(a, Overloaded)]
+    assert 1 <= len(refused) <= 7 and all(isinstance(a, dict) or a in refused for a in answers)

@@ -202,7 +202,7 @@ def create_app(repository, settings):
         try:
             yield
         finally:
-            await batcher.stop()  # uvicorn got here after every request in flight was answered
+            await batcher.stop(settings.timeout_s)  # uvicorn got here once the requests in flight were answered
             repository.stop_watching()
 
     routes = [

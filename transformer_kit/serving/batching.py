@@ -67,9 +67,10 @@ class Batcher:
         self._arrived = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def stop(self):
-        """Finish the queued requests, then stop."""
-        while self._pending:
+    async def stop(self, timeout_s=60.0):
+        """Finish the queued requests (for at most `timeout_s` seconds), then stop."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._pending and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
@@ -91,9 +92,15 @@ class Batcher:
             if not self._pending:
                 self._arrived.clear()
                 await self._arrived.wait()
-            batch = await self._gather(loop)
-            if batch:
-                await self._call(loop, batch)
+            batch = []
+            try:
+                batch = await self._gather(loop)
+                if batch:
+                    await self._call(loop, batch)
+            except Exception as error:  # noqa: BLE001 - the consumer must outlive any one batch
+                log.exception("Batching failed; answering the batch with an error")
+                for job in batch:
+                    self._fail(job, error)
 
     async def _gather(self, loop):
         first = self._take(lambda job: True)
