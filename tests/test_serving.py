@@ -231,10 +231,17 @@ def test_metrics_count_requests_by_code_and_time_them(server):
     assert "transformer_kit_serving_model_version 1.0" in text
 
 
+def wait_until_in_the_model(server, timeout=60):
+    deadline = time.monotonic() + timeout
+    while metric(server, "transformer_kit_serving_running_texts") < 1:
+        assert time.monotonic() < deadline, "the request never reached the model"
+        time.sleep(0.05)
+
+
 def test_a_full_queue_answers_503_then_serves_again(request, toy_export):
     server = start(request, toy_export, "--max-queued", "2", "--max-batch-size", "1")
     busy = ThreadPoolExecutor(1).submit(server.predict, {"signature_name": "spin", "instances": [200_000]})
-    time.sleep(1.0)  # the spin request is in the model; the next ones queue behind it
+    wait_until_in_the_model(server)  # the next requests queue behind it
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda i: server.predict({"instances": [str(i)]}), range(6)))
     statuses = sorted(status for status, _ in answers)
@@ -257,7 +264,7 @@ def test_a_request_past_the_timeout_gets_504(request, toy_export):
 def test_sigterm_finishes_the_request_in_flight_then_exits_0(request, toy_export):
     server = start(request, toy_export)
     in_flight = ThreadPoolExecutor(1).submit(server.predict, {"signature_name": "spin", "instances": [150_000]})
-    time.sleep(0.5)
+    wait_until_in_the_model(server)
     server.process.send_signal(signal.SIGTERM)
     assert in_flight.result(timeout=120) == (200, {"predictions": [150_000]})
     assert server.process.wait(60) == 0

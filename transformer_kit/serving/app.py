@@ -85,6 +85,8 @@ class _Metrics:
                                     registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
         self.queued = Gauge("transformer_kit_serving_queued_texts", "Texts waiting for the model.",
                             registry=self.registry)
+        self.running = Gauge("transformer_kit_serving_running_texts", "Texts in the model now.",
+                             registry=self.registry)
         self.version = Gauge("transformer_kit_serving_model_version", "The version being served.",
                              registry=self.registry)
         self.load_failures = Gauge("transformer_kit_serving_failed_versions",
@@ -123,6 +125,7 @@ def create_app(repository, settings):
     batcher = Batcher(settings.max_batch_size, settings.max_wait_ms / 1000, settings.max_queued,
                       on_batch=metrics.batch_size.observe)
     metrics.queued.set_function(lambda: batcher.queued_rows)
+    metrics.running.set_function(lambda: batcher.running_rows)
     metrics.version.set_function(lambda: repository.current.number)
     metrics.load_failures.set_function(lambda: len(repository.failed))
 

@@ -57,6 +57,7 @@ class Batcher:
         self.max_batch_size, self.max_wait_s, self.max_queued = max_batch_size, max_wait_s, max_queued
         self.on_batch = on_batch
         self.queued_rows = 0
+        self.running_rows = 0  # in the model now
         self._pending = collections.deque()
         self._arrived = None
         self._task = None
@@ -141,9 +142,11 @@ class Batcher:
         first = batch[0]
         merged = first.inputs if len(batch) == 1 else {
             name: np.concatenate([job.inputs[name] for job in batch]) for name in first.inputs}
+        self.running_rows = sum(job.rows for job in batch)
         try:
             outputs = await loop.run_in_executor(self._executor, first.version.call, first.signature, merged)
         except Exception as error:  # noqa: BLE001 - a failed call is answered, never fatal
+            self.running_rows = 0
             if len(batch) == 1:
                 self._fail(first, error)
                 return
@@ -152,7 +155,7 @@ class Batcher:
             for job in batch:
                 await self._call(loop, [job])
             return
-        rows = sum(job.rows for job in batch)
+        rows, self.running_rows = self.running_rows, 0
         if self.on_batch is not None:
             self.on_batch(rows)
         if any(len(value) != rows for value in outputs.values()):
