@@ -40,6 +40,7 @@ SLOW_FIXTURES = {
     "fitted",  # test_reliability
     "saved_run",  # test_reliability
     "serving_default",  # test_reliability
+    "served_classifier",  # test_serving
 }
 
 SLOW_TESTS = {
