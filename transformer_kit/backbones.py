@@ -207,19 +207,51 @@ class BackbonePreprocessor(keras.layers.Layer):
 
     @property
     def vectorizer(self):
-        """Strings -> ragged int ids, as `make_token_dataset` and streaming expect of a vectorizer."""
-        return self._ragged_ids
+        """Strings -> ragged int ids, as `make_token_dataset` and streaming expect of a vectorizer.
+
+        A tokenizer that holds a TensorFlow resource (SentencePiece's model)
+        runs eagerly inside `tf.py_function`: Keras' `fit` rewrites the
+        dataset's graph, and the copy cannot find the resource ("Resource
+        ..._SentencepieceOp does not exist"). WordPiece and BPE stay in the graph.
+        """
+        if not _holds_resource(self.tokenizer):
+            return self._ragged_ids
+        self.renew_resources()
+
+        def eager_ids(text):
+            ids = tf.py_function(self._ragged_ids, [text],
+                                 Tout=tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1))
+            return ids
+
+        return eager_ids
+
+    def renew_resources(self):
+        """Give a SentencePiece tokenizer a new model resource (a no-op for other tokenizers).
+
+        tensorflow-text's SentencePiece model is a kernel-owned resource, and
+        `keras.utils.set_random_seed` (which training calls for each member)
+        clears TensorFlow's kernel cache, deleting it; what runs after the
+        seed must use a new one. A live resource is kept.
+        """
+        if not _holds_resource(self.tokenizer):
+            return
+        try:  # alive: keep it (an export tracks this very resource)
+            self.tokenizer._sentence_piece.vocab_size()
+        except tf.errors.NotFoundError:
+            self.tokenizer.set_proto(self.tokenizer.proto)
 
     def token_ids(self, texts, truncate=True):
         """Ids of each text, start and end included, without padding, as Python lists."""
-        ids = tf.function(lambda text: self._ragged_ids(text, truncate))(
-            tf.constant([str(text) for text in texts], tf.string))
-        return ids.to_list()
+        return self._ragged_ids(tf.constant([str(text) for text in texts], tf.string), truncate).to_list()
 
     def _ragged_ids(self, text, truncate=True):
         start, end, pad = _special_ids(self.tokenizer)
         pieces = self.tokenizer(text)
-        if not isinstance(pieces, tf.RaggedTensor):
+        if isinstance(pieces, list):  # KerasHub tokenizers return Python lists when called eagerly
+            pieces = tf.RaggedTensor.from_row_lengths(
+                tf.constant([i for row in pieces for i in row], tf.int32, shape=[sum(map(len, pieces))]),
+                tf.constant([len(row) for row in pieces], tf.int64, shape=[len(pieces)]))
+        elif not isinstance(pieces, tf.RaggedTensor):
             pieces = tf.RaggedTensor.from_tensor(pieces, padding=pad)
         pieces = tf.cast(pieces, "int32")
         if truncate:
@@ -237,6 +269,9 @@ class BackbonePreprocessor(keras.layers.Layer):
         self.built = True
 
     def call(self, text):
+        if not tf.executing_eagerly():  # traced into a graph: capture a resource that exists now
+            with tf.init_scope():
+                self.renew_resources()
         ids = self._ragged_ids(text).to_tensor(default_value=0)
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
         return tf.cast(ids, "int32")
@@ -249,6 +284,11 @@ class BackbonePreprocessor(keras.layers.Layer):
         config.update(tokenizer=keras.saving.serialize_keras_object(self.tokenizer),
                       sequence_length=self.sequence_length, split_mode=self.split_mode)
         return config
+
+
+def _holds_resource(tokenizer):
+    """Whether a KerasHub tokenizer runs on a TensorFlow resource (SentencePiece's model)."""
+    return any(base.__name__ == "SentencePieceTokenizer" for base in type(tokenizer).__mro__)
 
 
 def swap_ids(ids, pad):
@@ -288,9 +328,10 @@ class PretrainedBackbone(Encoder):
     """A KerasHub backbone with its pretrained weights, fine-tuned with a classification head.
 
     Each member starts from the preset's weights (their heads and dropout
-    differ by seed). Features are the backbone's `pooled_output` where it has
-    one (BERT, ALBERT: the pretrained pooler of the start token), else the
-    masked mean of its sequence output.
+    differ by seed). Features are the masked mean of the backbone's sequence
+    output, which every family has (BERT's start-token pooler is not
+    universal, and from random weights it learned nothing in 3 epochs of the
+    keyword task where the mean learned it).
 
     Args:
         preset: str, a KerasHub preset name or a directory written by
@@ -336,12 +377,11 @@ class PretrainedBackbone(Encoder):
         available = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
         names = backbone.input.keys() if isinstance(backbone.input, dict) else ("token_ids", "padding_mask")
         outputs = backbone({key: available[key] for key in names})
-        if isinstance(outputs, dict) and "pooled_output" in outputs:
-            # BERT and ALBERT: the pretrained pooler over the start token, as KerasHub's classifiers use.
-            features = outputs["pooled_output"]
-        else:  # RoBERTa, XLM-RoBERTa, ...: the masked mean of the sequence output
-            sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
-            features = MaskedPooling("mean", name="pooling")(sequence, padding_mask=padding_mask)
+        sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+        features = MaskedPooling("mean", name="pooling")(sequence, padding_mask=padding_mask)
+        for layer in backbone.layers:
+            if layer.name.startswith("pooled"):  # BERT's and ALBERT's pooler, unused: no gradients to apply
+                layer.trainable = False
         return keras.Model(ids, features, name=name)
 
     def get_config(self):
