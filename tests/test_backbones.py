@@ -10,10 +10,10 @@ import json
 
 import numpy as np
 import pytest
-from tiny_presets import CHINESE_LINES, write_albert_preset, write_bert_preset
 
 from keyword_data import keyword_dataset
 from plain_tensorflow import serve_in_plain_tensorflow
+from tiny_presets import CHINESE_LINES, write_albert_preset, write_bert_preset
 from transformer_kit import TextClassifier
 from transformer_kit.backbones import BackboneError, check_preset, require_keras_hub, swap_ids
 from transformer_kit.cli import main
