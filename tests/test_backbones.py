@@ -237,7 +237,7 @@ def test_backbone_run_resumes_from_its_backup_and_trains_streamed(bert_preset, t
     assert again.resumed_ == {"transformer_0": "finished before the interruption"}
     np.testing.assert_allclose(again.predict_proba(texts), first.predict_proba(texts), atol=1e-6)
 
-    data = write_keyword_csv(tmp_path / "train.csv", rows=200)
-    streamed = TextClassifier(streaming=True, **settings).fit(str(data))
+    data = write_keyword_csv(tmp_path / "train.csv", rows=400)
+    streamed = TextClassifier(streaming=True, **{**settings, "epochs": 6}).fit(str(data))
     assert "streaming" in streamed.data_report_
     assert streamed.score(*keyword_dataset(60, seed=1)) > 0.9
