@@ -1,9 +1,10 @@
 """Serving cost of a pretrained-backbone classifier against the default and single presets.
 
 This machine cannot download pretrained weights, so the backbone is a BERT-tiny-size preset with
-random weights (2 layers, hidden 128, 2 heads, intermediate 512, the 30,522-token size of BERT's
-English vocabulary is not needed: a WordPiece vocabulary of the training words) written with
-`save_to_preset`: it measures correctness and cost, not accuracy. For each system it trains
+random weights (2 layers, hidden 128, 2 heads, intermediate 512, positions up to 512; a WordPiece
+vocabulary of the training data's 5,000 most common words instead of BERT's 30,522 tokens, which
+changes the embedding table's size, not the cost per token) written with `save_to_preset`: it
+measures correctness and cost, not accuracy. For each system it trains
 through the command line (`transformer-kit train`), exports, serves the SavedModel in a process
 that imports only TensorFlow (and tensorflow-text for the backbone), checks `serving_default`
 against `predict_proba`, and measures texts/s in batches of 256, p50 single-text latency and the

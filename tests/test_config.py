@@ -98,12 +98,13 @@ def test_distribution_uses_the_strategies_of_the_config():
 
 
 def declared_floors():
-    """`name -> minimum version` from setup.cfg's install_requires and the parquet extra."""
+    """`name -> minimum version` from setup.cfg's install_requires and the parquet and hub extras."""
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg")
     floors = {}
     lines = [*parser["options"]["install_requires"].strip().splitlines(),
-             *parser["options.extras_require"]["parquet"].strip().splitlines()]
+             *parser["options.extras_require"]["parquet"].strip().splitlines(),
+             *parser["options.extras_require"]["hub"].strip().splitlines()]
     for line in lines:
         requirement = Requirement(line)
         minimums = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
@@ -133,3 +134,12 @@ def test_the_dev_extra_installs_pyarrow_at_the_parquet_floor():
     extras = parser["options.extras_require"]
     dev = {Requirement(line).name: Requirement(line) for line in extras["dev"].strip().splitlines()}
     assert str(dev["pyarrow"]) == extras["parquet"].strip()
+
+
+def test_the_dev_extra_installs_the_hub_extra_at_its_floors():
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    extras = parser["options.extras_require"]
+    dev = {Requirement(line).name: str(Requirement(line)) for line in extras["dev"].strip().splitlines()}
+    for line in extras["hub"].strip().splitlines():
+        assert dev.get(Requirement(line).name) == str(Requirement(line)), line

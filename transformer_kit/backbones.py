@@ -102,12 +102,11 @@ def _from_preset(loader, preset, **kwargs):
     try:
         return loader.from_preset(preset, **kwargs)
     except Exception as error:  # network, unknown name, kagglehub: all mean "not available here"
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         if Path(preset).expanduser().is_dir():
-            raise BackboneError(f"Could not load the KerasHub preset in {preset}: "
-                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from error
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise BackboneError(f"Could not load the KerasHub preset in {preset}: {reason}") from error
         raise BackboneError(
-            f"Could not fetch the KerasHub preset {preset!r} ({reason[:200]}). Offline, pass a local preset "
+            f"Could not fetch the KerasHub preset {preset!r} ({reason}). Offline, pass a local preset "
             "directory instead: one written by `save_to_preset` on a machine that could download it."
         ) from error
 
@@ -216,12 +215,13 @@ class BackbonePreprocessor(keras.layers.Layer):
         """
         if not _holds_resource(self.tokenizer):
             return self._ragged_ids
-        self.renew_resources()
+
+        def tokenize_now(text):
+            self.renew_resources()  # a seed may have been set since the last batch
+            return self._ragged_ids(text)
 
         def eager_ids(text):
-            ids = tf.py_function(self._ragged_ids, [text],
-                                 Tout=tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1))
-            return ids
+            return tf.py_function(tokenize_now, [text], Tout=tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1))
 
         return eager_ids
 
@@ -239,6 +239,12 @@ class BackbonePreprocessor(keras.layers.Layer):
             self.tokenizer._sentence_piece.vocab_size()
         except tf.errors.NotFoundError:
             self.tokenizer.set_proto(self.tokenizer.proto)
+
+    def tracked_resources(self):
+        """The tokenizer's TensorFlow resources an export must save (SentencePiece's model), as a list."""
+        if not _holds_resource(self.tokenizer):
+            return []
+        return [self.tokenizer._sentence_piece._model_resource]
 
     def token_ids(self, texts, truncate=True):
         """Ids of each text, start and end included, without padding, as Python lists."""

@@ -389,6 +389,10 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
         archive.add_endpoint(
             EXPLAIN_SIGNATURE, explain, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
         )
+    # A backbone tokenizer's TensorFlow resources (SentencePiece's model), attached to the object that
+    # is saved: Keras before 3.15 does not reach them through the model, and `track` saves only layers.
+    for index, resource in enumerate(getattr(preprocessor, "tracked_resources", list)()):
+        setattr(archive._tf_trackable, f"tokenizer_resource_{index}", resource)
     return archive
 
 
