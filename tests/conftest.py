@@ -41,9 +41,13 @@ SLOW_FIXTURES = {
     "saved_run",  # test_reliability
     "serving_default",  # test_reliability
     "served_classifier",  # test_serving
+    "backbone_run",  # test_backbones
 }
 
 SLOW_TESTS = {
+    "test_backbones::test_backbone_run_resumes_from_its_backup_and_trains_streamed",
+    "test_backbones::test_default_blend_with_a_backbone_trains_and_cli_trains_exports_and_predicts",
+    "test_backbones::test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_works",
     "test_classifier::test_binary_roc_auc_equals_scikit_learn",
     "test_classifier::test_chinese_text_uses_characters_and_learns",
     "test_classifier::test_default_preset_chooses_and_saves_its_blend_weight",

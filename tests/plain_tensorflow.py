@@ -9,14 +9,17 @@ import numpy as np
 
 _SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import importlib, json, sys
     import numpy as np
     import tensorflow as tf
 
-    version_dir, signature, texts_file, out_file = sys.argv[1:]
+    version_dir, signature, texts_file, out_file, *requires = sys.argv[1:]
+    for module in requires:  # e.g. tensorflow_text, as an export's metadata "load_requires" lists
+        importlib.import_module(module)
     texts = json.loads(open(texts_file, encoding="utf-8").read())
     outputs = tf.saved_model.load(version_dir).signatures[signature](text=tf.constant(texts))
     assert "transformer_kit" not in sys.modules, "the export must not need transformer_kit"
+    assert "keras_hub" not in sys.modules, "the export must not need keras_hub"
     decode = np.vectorize(lambda s: s.decode("utf-8"), otypes=[str])
     saved = {}
     for name, value in outputs.items():
@@ -27,7 +30,7 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def serve_in_plain_tensorflow(version_dir, texts, folder, signature="serving_default"):
+def serve_in_plain_tensorflow(version_dir, texts, folder, signature="serving_default", requires=()):
     """Outputs of `signature` on `texts`, computed by a subprocess that never imports transformer_kit.
 
     Args:
@@ -35,13 +38,14 @@ def serve_in_plain_tensorflow(version_dir, texts, folder, signature="serving_def
         texts: list of str, the `text` input.
         folder: a `pathlib.Path` to write the script and its files in.
         signature: str, the signature's name.
+        requires: module names the subprocess imports before loading (and nothing else).
 
     Returns:
         `(outputs, dtypes)`: name -> numpy array (strings decoded), and name -> TensorFlow dtype name.
     """
     (folder / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
     (folder / "serve.py").write_text(_SCRIPT)
-    subprocess.run([sys.executable, "serve.py", str(version_dir), signature, "texts.json", "outputs.npz"],
+    subprocess.run([sys.executable, "serve.py", str(version_dir), signature, "texts.json", "outputs.npz", *requires],
                    cwd=folder, check=True, capture_output=True)
     saved = np.load(folder / "outputs.npz")
     outputs = {name: saved[name] for name in saved.files if not name.startswith("dtype__")}

@@ -98,13 +98,14 @@ def test_distribution_uses_the_strategies_of_the_config():
 
 
 def declared_floors():
-    """`name -> minimum version` from setup.cfg's install_requires and the parquet and serve extras."""
+    """`name -> minimum version` from setup.cfg's install_requires and the parquet, serve and hub extras."""
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg")
     floors = {}
     lines = [*parser["options"]["install_requires"].strip().splitlines(),
              *parser["options.extras_require"]["parquet"].strip().splitlines(),
-             *parser["options.extras_require"]["serve"].strip().splitlines()]
+             *parser["options.extras_require"]["serve"].strip().splitlines(),
+             *parser["options.extras_require"]["hub"].strip().splitlines()]
     for line in lines:
         requirement = Requirement(line)
         minimums = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
@@ -142,3 +143,12 @@ def test_the_dev_extra_installs_the_serve_extra_at_its_floors():
     extras = parser["options.extras_require"]
     dev = {str(Requirement(line)) for line in extras["dev"].strip().splitlines()}
     assert {str(Requirement(line)) for line in extras["serve"].strip().splitlines()} <= dev
+
+
+def test_the_dev_extra_installs_the_hub_extra_at_its_floors():
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    extras = parser["options.extras_require"]
+    dev = {Requirement(line).name: str(Requirement(line)) for line in extras["dev"].strip().splitlines()}
+    for line in extras["hub"].strip().splitlines():
+        assert dev.get(Requirement(line).name) == str(Requirement(line)), line

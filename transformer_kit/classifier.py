@@ -159,6 +159,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         model_config, training_config = self._configs()
         # First, before any TensorFlow op: a multi-worker strategy sets up the runtime.
         strategy = make_strategy(training_config.strategy)
+        encoder = make_encoder(model_config, training_config)  # a backbone's errors before reading data
         streamed = y is None and not training_config.multi_label and should_stream(X, training_config.streaming)
         if training_config.multi_label and y is None:
             refuse_files_larger_than_memory(X, "multi-label training reads its data into memory (it does not stream)")
@@ -169,7 +170,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             unlabeled = self._unlabeled_texts(unlabeled, training_config)
         with quiet_unless(self.verbose):
             result = fit_text_classifier(
-                train, validation, test, make_encoder(model_config, training_config), model_config, training_config,
+                train, validation, test, encoder, model_config, training_config,
                 strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
                 callbacks=callbacks, streamed=streamed, unlabeled=unlabeled,
                 columns={"text_column": self.text_column, "label_column": self.label_column,
@@ -265,6 +266,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._require_fitted()
         if self.multi_label:
             raise ValueError("explain() explains one predicted class; multi-label classifiers cannot be explained yet.")
+        if self.training_config_.backbone:
+            raise ValueError("explain() cannot explain a classifier with a pretrained backbone yet "
+                             f"(backbone={self.training_config_.backbone!r}).")
         texts = [X] if isinstance(X, str) else as_text_list(X)
         explainer = self._explainer
         settings = (self.model_, int(steps), baseline)

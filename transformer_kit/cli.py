@@ -23,6 +23,7 @@ from pathlib import Path
 from transformer_kit.config import (
     AUTO_ENSEMBLE_MAX_TEXTS,
     AUTO_ENSEMBLE_SIZE,
+    BACKBONE_LEARNING_RATE,
     EXPLAIN_STEPS,
     PRESETS,
     SELF_TRAINING,
@@ -232,6 +233,17 @@ def build_parser():
         "PATH",
         "Word vectors that start every transformer's token embeddings (GloVe .txt, word2vec/fastText "
         ".vec, optionally .gz); fine-tuned from there. Words without a vector start at random.",
+    )
+    _setting(
+        hyper,
+        "backbone",
+        str,
+        "NAME_OR_DIR",
+        "A pretrained KerasHub backbone instead of the scratch transformers: a preset name (downloaded "
+        "and cached by keras_hub; needs the network once) or a local directory written by save_to_preset. "
+        "Its tokenizer becomes the run's and its weights are fine-tuned (learning rate "
+        f"{BACKBONE_LEARNING_RATE:g} unless --learning-rate is given). Needs the hub extra: "
+        "pip install \"transformer_kit[hub]\". Example: --backbone presets/bert_tiny_en_uncased.",
     )
     hyper.add_argument(
         "--unlabeled",

@@ -12,6 +12,7 @@ import dataclasses
 
 from transformer_kit.config import ModelConfig
 from transformer_kit.models import add_classification_head, build_transformer_encoder
+from transformer_kit.preprocessor import TextPreprocessor
 from transformer_kit.vectors import load_word_vectors
 
 
@@ -45,9 +46,32 @@ class Encoder(abc.ABC):
         """float: dropout on the features, before the classification head."""
         return 0.0
 
+    @property
+    def warmup_fraction(self):
+        """float: share of the training steps with a linear learning-rate warm-up."""
+        return 0.1
+
     def describe(self, preprocessor):
         """A JSON-serializable dict for the data report (e.g. vector coverage), or `None`."""
         return None
+
+    def make_preprocessor(self, texts, training_config, num_texts=None):
+        """The run's preprocessor, learned from training texts: a `TextPreprocessor` by default.
+
+        An encoder with its own tokenizer (a pretrained backbone) returns
+        that instead.
+
+        Args:
+            texts: list of str, the training texts (or a sample of them).
+            training_config: the `TrainingConfig` (split, max_tokens, sequence_length).
+            num_texts: int or `None`: the number of training texts when `texts` is a sample.
+
+        Returns:
+            `(preprocessor, lengths)`: the preprocessor and each text's untruncated token count.
+        """
+        cfg = training_config
+        return TextPreprocessor.adapt(texts, split=cfg.split, max_tokens=cfg.max_tokens,
+                                      sequence_length=cfg.sequence_length, num_texts=num_texts)
 
 
 class ScratchTransformer(Encoder):
@@ -140,7 +164,12 @@ class WordVectorTransformer(ScratchTransformer):
 
 
 def make_encoder(model_config, training_config):
-    """The encoder a configuration asks for: from word vectors if `word_vectors` is set, else from scratch."""
+    """The encoder a configuration asks for: a pretrained backbone if `backbone` is set, from word
+    vectors if `word_vectors` is, else from scratch."""
+    if training_config.backbone:
+        from transformer_kit.backbones import PretrainedBackbone  # keras_hub only when asked for
+
+        return PretrainedBackbone(training_config.backbone, dropout=model_config.dropout)
     if training_config.word_vectors:
         vectors = load_word_vectors(training_config.word_vectors)
         return WordVectorTransformer(model_config, vectors, training_config.seed)

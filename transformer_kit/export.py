@@ -37,6 +37,7 @@ Example:
 ['ham', 'spam']
 """
 
+import importlib
 import json
 import keyword
 import logging
@@ -200,6 +201,14 @@ def load_exported(path):
     except json.JSONDecodeError as error:
         raise RunDirectoryError(f"{metadata_file} is not valid JSON ({error}).") from error
     metadata["path"] = str(version_dir)
+    for module in metadata.get("load_requires", []):  # e.g. tensorflow_text: a backbone tokenizer's ops
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise RunDirectoryError(
+                f"{version_dir} needs the Python package {module!r} to load (its tokenizer's TensorFlow ops); "
+                f"install it (pip install {module.replace('_', '-')}) ({error})."
+            ) from None
     return tf.saved_model.load(str(version_dir)), metadata
 
 
@@ -346,7 +355,7 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
         return with_labels(tf.add_n(parts) / float(len(parts)))
 
     # Explanations are of one predicted class: label sets get no explain signature.
-    explainer = TextExplainer(model, steps=explain_steps) if thresholds is None else None
+    explainer = TextExplainer(model, steps=explain_steps) if thresholds is None and _explainable(model) else None
 
     archive = keras.export.ExportArchive()
     # Tracking the model puts its variables and lookup tables (the
@@ -380,7 +389,21 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
         archive.add_endpoint(
             EXPLAIN_SIGNATURE, explain, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
         )
+    # A backbone tokenizer's TensorFlow resources (SentencePiece's model), attached to the object that
+    # is saved: Keras before 3.15 does not reach them through the model, and `track` saves only layers.
+    for index, resource in enumerate(getattr(preprocessor, "tracked_resources", list)()):
+        setattr(archive._tf_trackable, f"tokenizer_resource_{index}", resource)
     return archive
+
+
+def _explainable(model):
+    """Whether `TextExplainer` can explain `model` (not yet one with a pretrained backbone)."""
+    return not getattr(preprocessor_of(model), "load_requires", ())
+
+
+def load_requires(model):
+    """Python modules to import before `tf.saved_model.load` of `model`'s export (a backbone's tokenizer ops)."""
+    return list(getattr(preprocessor_of(model), "load_requires", ()))
 
 
 def _serves_columns(columns):
@@ -461,7 +484,12 @@ def _metadata(classifier, version, explain_steps=EXPLAIN_STEPS):
         },
         "metrics": classifier.metrics_,
     }
-    if not record.get("multi_label"):  # as build_archive: label sets get no explain endpoint
+    required = load_requires(classifier.model_)
+    if required:
+        # tensorflow-text registers the tokenizer's ops: import it, then tf.saved_model.load.
+        metadata["load_requires"] = required
+        metadata["backbone"] = classifier.training_config_.backbone
+    if not record.get("multi_label") and _explainable(classifier.model_):  # as build_archive
         metadata["signatures"][EXPLAIN_SIGNATURE] = {
             "inputs": {"text": "string [batch]: raw texts."},
             "outputs": {**explanation_outputs(), "label": OUTPUTS["label"]},

@@ -108,9 +108,9 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
     """
     cfg = training_config
     if streamed:
-        prepared, member_data, report_extra = _prepare_streaming(train, validation, test, cfg, columns)
+        prepared, member_data, report_extra = _prepare_streaming(train, validation, test, cfg, columns, encoder)
     else:
-        prepared, member_data, report_extra = _prepare_in_memory(train, validation, test, cfg)
+        prepared, member_data, report_extra = _prepare_in_memory(train, validation, test, cfg, encoder)
     label_encoder = prepared.label_encoder
     validation, test = prepared.validation, prepared.test
     validation_ids = None if validation is None else label_encoder.encode(validation.labels, source=validation.source)
@@ -216,13 +216,11 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
     return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out, fitter.decision
 
 
-def _prepare_in_memory(train, validation, test, cfg):
+def _prepare_in_memory(train, validation, test, cfg, members_encoder):
     encoder = (LabelSetEncoder if cfg.multi_label else LabelEncoder).fit(train.labels)
     train_ids = encoder.encode(train.labels, source=train.source)
     _seed(cfg)
-    preprocessor, lengths = TextPreprocessor.adapt(
-        train.texts, split=cfg.split, max_tokens=cfg.max_tokens, sequence_length=cfg.sequence_length
-    )
+    preprocessor, lengths = members_encoder.make_preprocessor(train.texts, cfg)
     report = build_data_report(train, validation, test, lengths, preprocessor.sequence_length)
     sources = {name: split.source for name, split in (("train", train), ("validation", validation), ("test", test))
                if split is not None}
@@ -247,7 +245,7 @@ def _prepare_in_memory(train, validation, test, cfg):
     return prepared, member_data, (report, sources)
 
 
-def _prepare_streaming(paths, validation, test, cfg, columns):
+def _prepare_streaming(paths, validation, test, cfg, columns, members_encoder):
     """Vocabulary, sequence length and the n-gram model come from a bounded random sample;
     the members read the files in chunks every epoch. Without `validation`, texts whose
     hash falls in `validation_fraction` are held out, and scored on a sample."""
@@ -264,10 +262,7 @@ def _prepare_streaming(paths, validation, test, cfg, columns):
         validation = _dataset(summary.validation_texts, summary.validation_labels,
                               f"{source} (hashed validation part, sample of {len(summary.validation_texts)})")
     _seed(cfg)
-    preprocessor, lengths = TextPreprocessor.adapt(
-        sample.texts, split=cfg.split, max_tokens=cfg.max_tokens, sequence_length=cfg.sequence_length,
-        num_texts=train_rows,
-    )
+    preprocessor, lengths = members_encoder.make_preprocessor(sample.texts, cfg, num_texts=train_rows)
     report = build_data_report(sample, validation, test, lengths, preprocessor.sequence_length)
     report["streaming"] = {
         "rows": summary.num_rows,

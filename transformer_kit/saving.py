@@ -161,6 +161,10 @@ def load_run(run_dir):
     record = read_json(run_dir / "config.json")
     if not isinstance(record.get("params"), dict):
         raise RunDirectoryError(f"{run_dir / 'config.json'} is not a valid run configuration (no 'params').")
+    if record["params"].get("backbone"):
+        from transformer_kit.backbones import require_keras_hub
+
+        require_keras_hub()  # registers the KerasHub layers model.keras is made of
     try:
         model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     except Exception as error:  # Keras raises several types for unsafe or broken files

@@ -161,6 +161,7 @@ class MemberTrainer:
                     epochs=self.config.epochs,
                     learning_rate=self.config.learning_rate,
                     weight_decay=self.config.weight_decay,
+                    warmup_fraction=self.encoder.warmup_fraction,
                     multi_label=self.config.multi_label,
                 )
         prepare_model(training_model, self.strategy)

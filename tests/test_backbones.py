@@ -1,0 +1,243 @@
+"""Tests for `transformer_kit.backbones`: KerasHub presets as encoders, from tiny local presets.
+
+Nothing here downloads: every preset is written by `save_to_preset` into a
+temporary directory (tests/tiny_presets.py), with random weights. The tests
+check correctness (ids, masks, equalities, errors), not accuracy.
+"""
+
+import builtins
+import json
+
+import numpy as np
+import pytest
+
+from keyword_data import keyword_dataset
+from plain_tensorflow import serve_in_plain_tensorflow
+from tiny_presets import CHINESE_LINES, write_albert_preset, write_bert_preset
+from transformer_kit import TextClassifier
+from transformer_kit.backbones import BackboneError, check_preset, require_keras_hub, swap_ids
+from transformer_kit.cli import main
+
+HUB_REASON = "keras-hub (the hub extra) is not installed"
+# Random weights learn this keyword task at the scratch transformers' rate, not at 5e-5.
+TINY_BACKBONE = dict(epochs=3, ensemble_size=1, learning_rate=1e-3, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def bert_preset(tmp_path_factory):
+    pytest.importorskip("keras_hub", reason=HUB_REASON)
+    return write_bert_preset(tmp_path_factory.mktemp("presets") / "bert_tiny")
+
+
+@pytest.fixture(scope="module")
+def albert_preset(tmp_path_factory):
+    pytest.importorskip("keras_hub", reason=HUB_REASON)
+    pytest.importorskip("sentencepiece", reason="sentencepiece (the hub extra) is not installed")
+    english, _ = keyword_dataset(60)
+    return write_albert_preset(tmp_path_factory.mktemp("presets") / "albert_tiny", CHINESE_LINES * 3 + english)
+
+
+# ------------------------------------------------------------ errors, fast
+
+
+def test_a_directory_that_is_not_a_preset_names_the_missing_file(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(BackboneError, match=r"tokenizer\.json, model\.weights\.h5 or model\.weights\.json missing"):
+        check_preset(str(tmp_path))
+    with pytest.raises(BackboneError, match="does not exist"):
+        check_preset(str(tmp_path / "nowhere"))
+
+
+def test_without_keras_hub_the_error_names_the_hub_extra(monkeypatch, tmp_path, capsys):
+    real_import = builtins.__import__
+
+    def no_keras_hub(name, *args, **kwargs):
+        if name == "keras_hub" or name.startswith("keras_hub."):
+            raise ImportError("No module named 'keras_hub'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_keras_hub)
+    monkeypatch.delitem(__import__("sys").modules, "keras_hub", raising=False)
+    with pytest.raises(BackboneError, match=r'pip install "transformer_kit\[hub\]"'):
+        require_keras_hub()
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(20)))
+    assert main(["train", str(data), "--output", str(tmp_path / "run"), "--backbone", "bert_tiny_en_uncased",
+                 "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "transformer_kit[hub]" in error
+
+
+def test_a_name_that_cannot_be_fetched_is_one_line_naming_the_directory_alternative(monkeypatch, tmp_path, capsys):
+    keras_hub = pytest.importorskip("keras_hub", reason=HUB_REASON)
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'www.kaggle.com'\n(many more lines)")
+
+    # As on a machine without network: keras_hub would try to download the name.
+    monkeypatch.setattr(keras_hub.tokenizers.Tokenizer, "from_preset", offline)
+    monkeypatch.setattr(keras_hub.models.Backbone, "from_preset", offline)
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(20)))
+    assert main(["train", str(data), "--output", str(tmp_path / "run"), "--backbone", "bert_tiny_en_uncased",
+                 "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "'bert_tiny_en_uncased'" in error and "local preset directory" in error and "save_to_preset" in error
+
+
+def test_backbone_settings_default_to_the_fine_tuning_rate_and_clone_keeps_the_backbone():
+    from sklearn.base import clone
+
+    from transformer_kit.config import BACKBONE_LEARNING_RATE, make_configs
+
+    assert make_configs("single", backbone="some/dir")[1].learning_rate == BACKBONE_LEARNING_RATE
+    assert make_configs("single", backbone="some/dir", learning_rate=1e-3)[1].learning_rate == 1e-3
+    assert make_configs("single")[1].learning_rate != BACKBONE_LEARNING_RATE
+    with pytest.raises(ValueError, match="pass one of them"):
+        make_configs(backbone="some/dir", word_vectors="vectors.vec")
+    assert clone(TextClassifier(backbone="some/dir", epochs=2)).get_params()["backbone"] == "some/dir"
+
+
+def test_swap_ids_exchanges_padding_and_zero_and_is_its_own_inverse():
+    import tensorflow as tf
+
+    ids = tf.constant([0, 1, 2, 5, 1])
+    assert swap_ids(ids, 1).numpy().tolist() == [1, 0, 2, 5, 0]
+    assert swap_ids(swap_ids(ids, 1), 1).numpy().tolist() == ids.numpy().tolist()
+    assert swap_ids(ids, 0) is ids
+
+
+# --------------------------------------------------------- preprocessing
+
+
+def test_preprocessor_adds_start_and_end_truncates_keeping_end_and_counts_texts_cut_short(bert_preset):
+    from transformer_kit.backbones import BackbonePreprocessor, load_tokenizer
+
+    tokenizer = load_tokenizer(str(bert_preset))
+    texts = ["good film", "the " * 30]
+    preprocessor, lengths = BackbonePreprocessor.adapt(tokenizer, texts, max_sequence_length=16)
+    assert lengths == [4, 32]  # [CLS] good film [SEP]; [CLS] 30 x the [SEP]
+    assert preprocessor.sequence_length == 16  # chosen from the texts, capped at the preset's maximum
+    vocabulary = tokenizer.get_vocabulary()
+    ids = preprocessor(np.array(texts)).numpy()
+    assert ids.shape == (2, 16)
+    assert [vocabulary[i] for i in ids[0, :4]] == ["[CLS]", "good", "film", "[SEP]"] and not ids[0, 4:].any()
+    assert vocabulary[ids[1, 0]] == "[CLS]" and vocabulary[ids[1, -1]] == "[SEP]"  # cut, end token kept
+    assert preprocessor.token_ids(["good film"]) == [ids[0, :4].tolist()]
+
+
+def test_member_output_does_not_depend_on_padding(bert_preset):
+    from transformer_kit.backbones import PretrainedBackbone
+    from transformer_kit.encoders import build_member
+
+    encoder = PretrainedBackbone(str(bert_preset))
+    preprocessor, _ = encoder.make_preprocessor(["good film", "a bad film"], TextClassifier()._configs()[1])
+    member = build_member(encoder, preprocessor, num_classes=2, name="transformer_0")
+    ids = preprocessor(np.array(["good film", "a bad film"])).numpy()
+    padded = np.pad(ids, [[0, 0], [0, 5]])
+    np.testing.assert_allclose(member(ids, training=False), member(padded, training=False), atol=1e-6)
+
+
+def test_sentencepiece_preset_tokenizes_chinese_and_english(albert_preset):
+    from transformer_kit.backbones import BackbonePreprocessor, load_tokenizer
+
+    tokenizer = load_tokenizer(str(albert_preset))
+    preprocessor, lengths = BackbonePreprocessor.adapt(tokenizer, ["这部电影很好看", "a wonderful film"], 64)
+    vocabulary = tokenizer.get_vocabulary()
+    unknown = tokenizer.token_to_id("<unk>")
+    for row, length in zip(preprocessor(np.array(["这部电影很好看", "a wonderful film"])).numpy(), lengths):
+        assert vocabulary[row[0]] == "[CLS]" and vocabulary[row[length - 1]] == "[SEP]"
+        assert length > 2 and unknown not in row[1 : length - 1].tolist()
+
+
+# --------------------------------------------------- end to end (slow)
+
+
+@pytest.fixture(scope="module")
+def backbone_run(bert_preset, tmp_path_factory):
+    """A single-backbone classifier trained from the tiny BERT preset, and its saved run."""
+    texts, labels = keyword_dataset(200)
+    classifier = TextClassifier(preset="single", backbone=str(bert_preset), **TINY_BACKBONE).fit(texts, labels)
+    run_dir = classifier.save(tmp_path_factory.mktemp("runs") / "bert")
+    return classifier, run_dir
+
+
+def test_single_backbone_trains_saves_and_loads_with_equal_predictions(backbone_run):
+    classifier, run_dir = backbone_run
+    texts, labels = keyword_dataset(60, seed=1)
+    assert classifier.score(texts, labels) > 0.9
+    assert classifier.model_.get_layer("preprocessor").__class__.__name__ == "BackbonePreprocessor"
+    assert "truncated_fraction" in classifier.data_report_
+    loaded = TextClassifier.load(run_dir)
+    np.testing.assert_allclose(loaded.predict_proba(texts).to_numpy(), classifier.predict_proba(texts).to_numpy(),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="pretrained backbone"):
+        classifier.explain(["good film"])
+
+
+def test_export_serves_raw_strings_in_plain_tensorflow_with_tensorflow_text(backbone_run, tmp_path):
+    classifier, _ = backbone_run
+    version_dir = classifier.export(tmp_path / "export")
+    metadata = json.loads((version_dir / "assets.extra" / "transformer_kit.json").read_text())
+    assert metadata["load_requires"] == ["tensorflow_text"]
+    texts = [*keyword_dataset(20, seed=2)[0], "", "unknown 中文 words!!", "the " * 100]
+    outputs, _ = serve_in_plain_tensorflow(version_dir, texts, tmp_path, requires=["tensorflow_text"])
+    np.testing.assert_allclose(outputs["probabilities"], classifier.predict_proba(texts).to_numpy(), atol=1e-5)
+
+
+def test_default_blend_with_a_backbone_trains_and_cli_trains_exports_and_predicts(bert_preset, tmp_path, capsys):
+    texts, labels = keyword_dataset(200)
+    blended = TextClassifier(backbone=str(bert_preset), **TINY_BACKBONE).fit(texts, labels)
+    assert blended.model_.get_layer("ngram_classifier") is not None
+    assert blended.score(*keyword_dataset(60, seed=1)) > 0.9
+
+    from keyword_data import write_keyword_csv
+
+    data = write_keyword_csv(tmp_path / "train.csv", rows=200)
+    assert main(["train", str(data), "--output", str(tmp_path / "run"), "--backbone", str(bert_preset),
+                 "--preset", "single", "--epochs", "2", "--learning-rate", "0.001", "--quiet"]) == 0
+    assert main(["export", str(tmp_path / "run"), str(tmp_path / "export"), "--quiet"]) == 0
+    capsys.readouterr()
+    (tmp_path / "texts.csv").write_text("text\na wonderful film\nthe dreadful plot\n")
+    assert main(["predict", str(tmp_path / "export"), str(tmp_path / "texts.csv"), "--quiet"]) == 0
+    assert "positive" in capsys.readouterr().out
+
+
+def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_works(albert_preset, bert_preset,
+                                                                                      tmp_path):
+    texts = ["这部电影很好看", "剧情无聊，太糟糕了", "演员很棒，我喜欢", "结局很差，不喜欢"] * 30
+    labels = ["pos", "neg", "pos", "neg"] * 30
+    settings = {**TINY_BACKBONE, "epochs": 10}
+    chinese = TextClassifier(preset="single", backbone=str(albert_preset), **settings).fit(texts, labels)
+    assert chinese.split_mode_ == "character"
+    assert chinese.score(texts[:8], labels[:8]) == 1.0
+    unseen = ["这部电影很棒", "a wonderful film", ""]
+    expected = chinese.predict_proba(unseen).to_numpy()
+    loaded = TextClassifier.load(chinese.save(tmp_path / "run"))
+    np.testing.assert_allclose(loaded.predict_proba(unseen).to_numpy(), expected, atol=1e-6)
+    outputs, _ = serve_in_plain_tensorflow(chinese.export(tmp_path / "export"), unseen, tmp_path,
+                                           requires=["tensorflow_text"])
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+
+    words, topics = keyword_dataset(120, classes=("negative", "positive", "neutral"))
+    sets = [label if i % 3 else f"{label}|neutral" for i, label in enumerate(topics)]
+    multi = TextClassifier(preset="single", backbone=str(bert_preset), multi_label=True, **TINY_BACKBONE)
+    multi.fit(words, sets)
+    assert multi.predict_proba(words[:5]).shape == (5, 3)
+
+
+def test_backbone_run_resumes_from_its_backup_and_trains_streamed(bert_preset, tmp_path):
+    from keyword_data import write_keyword_csv
+
+    texts, labels = keyword_dataset(150)
+    settings = dict(preset="single", backbone=str(bert_preset), **TINY_BACKBONE)
+    first = TextClassifier(**settings).fit(texts, labels, backup_dir=tmp_path / "backup")
+    again = TextClassifier(**settings).fit(texts, labels, backup_dir=tmp_path / "backup")
+    assert again.resumed_ == {"transformer_0": "finished before the interruption"}
+    np.testing.assert_allclose(again.predict_proba(texts), first.predict_proba(texts), atol=1e-6)
+
+    data = write_keyword_csv(tmp_path / "train.csv", rows=400)
+    streamed = TextClassifier(streaming=True, **{**settings, "epochs": 6}).fit(str(data))
+    assert "streaming" in streamed.data_report_
+    assert streamed.score(*keyword_dataset(60, seed=1)) > 0.9
