@@ -114,6 +114,14 @@ class TrainingConfig:
             `transformer_kit.self_training`), `"always"` or `"never"`.
         pseudo_label_weight: the sample weight of each pseudo-labelled text
             in that refit (labelled texts weigh 1).
+        distill_temperature: with a teacher (`fit(..., teacher=...)`, see
+            `transformer_kit.distillation`), the temperature applied to its
+            probabilities: `p ** (1 / T)`, renormalised (per label for
+            multi-label), so above 1 the student also learns which wrong
+            classes the teacher finds likely.
+        true_label_weight: with a teacher, the weight of the true label in
+            each labelled text's target `w * true + (1 - w) * teacher`;
+            unlabeled texts get the teacher's probabilities alone.
     """
 
     preset: str = "default"
@@ -146,6 +154,10 @@ class TrainingConfig:
     pseudo_label_weight: float = 0.3
     multi_label: bool = False
     threshold: float | str = "auto"
+    # Distillation (issue 22): T=2 softens a confident teacher so its second
+    # choices carry signal; the labels weigh as much as the teacher on labelled texts.
+    distill_temperature: float = 2.0
+    true_label_weight: float = 0.5
 
     def self_trains(self):
         """Whether unlabeled texts can teach this classifier: its n-gram branch self-trains on them.
@@ -228,6 +240,14 @@ def validate_training_config(config):
     if not (isinstance(config.pseudo_label_weight, (int, float)) and 0 < config.pseudo_label_weight <= 1):
         raise ValueError(f"`pseudo_label_weight` must be in (0, 1], got {config.pseudo_label_weight!r}.")
     check_choice("multi_label", config.multi_label, (True, False))
+    if isinstance(config.distill_temperature, bool) or not (
+        isinstance(config.distill_temperature, (int, float)) and config.distill_temperature > 0
+    ):
+        raise ValueError(f"`distill_temperature` must be a positive number, got {config.distill_temperature!r}.")
+    if isinstance(config.true_label_weight, bool) or not (
+        isinstance(config.true_label_weight, (int, float)) and 0 <= config.true_label_weight <= 1
+    ):
+        raise ValueError(f"`true_label_weight` must be in [0, 1], got {config.true_label_weight!r}.")
     if config.threshold != "auto" and not (
         isinstance(config.threshold, (int, float)) and not isinstance(config.threshold, bool)
         and 0 < config.threshold < 1
