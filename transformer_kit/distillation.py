@@ -168,8 +168,8 @@ def load_teacher(teacher):
     Raises:
         ValueError: when `teacher` is none of these.
     """
-    if hasattr(teacher, "predict_proba") and hasattr(teacher, "classes_"):
-        if getattr(teacher, "model_", None) is None:
+    if hasattr(teacher, "predict_proba"):
+        if getattr(teacher, "model_", None) is None or not hasattr(teacher, "classes_"):
             raise ValueError("The teacher TextClassifier is not fitted: fit it first, or pass a run directory.")
         return _classifier_teacher(teacher, "TextClassifier", "in memory")
     if not isinstance(teacher, (str, Path)):
@@ -336,10 +336,32 @@ class DistillingNgramFitter(NgramFitter):
             indicator = np.concatenate([np.asarray(label_ids), d.unlabeled_decisions]) if d.unlabeled else label_ids
             return super().fit([*texts, *d.unlabeled], indicator, warm_start)
         targets = np.concatenate([d.targets_for(texts, label_ids), d.unlabeled_soft])
-        rows, classes = np.nonzero(targets >= MIN_NGRAM_TARGET)
+        rows, classes, weights = expand_soft_targets(targets)
         all_texts = [*texts, *d.unlabeled]
-        return super().fit([all_texts[i] for i in rows], classes, warm_start,
-                           sample_weight=targets[rows, classes])
+        return super().fit([all_texts[i] for i in rows], classes, warm_start, sample_weight=weights)
+
+
+def expand_soft_targets(targets, min_target=MIN_NGRAM_TARGET):
+    """Soft targets as weighted rows of hard labels, for a regression that takes sample weights.
+
+    Each text appears once per class whose target is at least `min_target`,
+    with that target as weight: the weighted log-loss of the rows is then
+    the cross-entropy against the targets (less the dropped small shares).
+
+    Args:
+        targets: float array `(texts, classes)`.
+        min_target: float.
+
+    Returns:
+        `(rows, classes, weights)`: arrays of equal length, rows in order.
+
+    Example:
+
+    >>> expand_soft_targets(np.array([[0.75, 0.25], [0.0, 1.0]]))
+    (array([0, 0, 1]), array([0, 1, 1]), array([0.75, 0.25, 1.  ]))
+    """
+    rows, classes = np.nonzero(np.asarray(targets) >= min_target)
+    return rows, classes, np.asarray(targets, dtype=np.float64)[rows, classes]
 
 
 def make_distillation(teacher, unlabeled, training_config, streamed=False, text_column="text"):

@@ -1,0 +1,147 @@
+"""Distillation (issue 22, part 2): a `single` student learns from a strong teacher's probabilities.
+
+For each dataset, with `--labels` labelled training texts (stratified, shuffled as
+`run_benchmarks.py` does) and unlabeled texts whose labels are never read:
+
+1. teacher: the default preset (3 transformers + TF-IDF regression), self-trained on
+   the unlabeled texts (`fit(..., unlabeled=...)`, what `train --unlabeled` does
+   for the n-gram model);
+2. `single` on the labels alone;
+3. the `single` student: `fit(..., teacher=teacher, unlabeled=...)`.
+
+Each is exported as a SavedModel and measured through `serving_default` with plain
+TensorFlow: test accuracy, texts/s in batches of 256, and p50 single-text latency.
+Targets (issue 22): student >= teacher - 1 point, >= single + 2 points, >= 3x the
+teacher's texts/s at a lower p50 latency.
+
+Unlabeled texts (`--unlabeled`): `own` (default) takes the dataset's other training
+texts (the Chinese sets' own texts; for SST-2 and TREC their own sentences), `imdb`
+the IMDB training reviews, both capped at `--max-unlabeled`.
+
+Usage (from the repository root):
+
+    python benchmarks/distillation.py --datasets sst2 trec --labels 1000 \\
+        --output benchmarks/results_distillation.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.datasets import DATASETS, _read_split, default_data_root, load_dataset  # noqa: E402
+from benchmarks.measure import batch_throughput, single_text_latency_ms  # noqa: E402
+
+
+def unlabeled_texts(name, source, labelled, data_root, seed, limit):
+    """Texts whose labels are never read: the dataset's other training texts, or IMDB reviews."""
+    if source == "imdb":
+        texts, _ = _read_split(Path(data_root) / DATASETS["imdb"].train_path, seed + 7, None)
+    else:
+        texts, _ = _read_split(Path(data_root) / DATASETS[name].train_path, seed, None)
+    seen = set(labelled)
+    return [text for text in texts if text not in seen][:limit]
+
+
+def served(classifier, directory):
+    """`serving_default` of the classifier's export, loaded with TensorFlow alone."""
+    import tensorflow as tf
+
+    path = classifier.export(directory)
+    loaded = tf.saved_model.load(str(path))
+    signature = loaded.signatures["serving_default"]
+
+    def serve(texts):
+        return signature(text=tf.constant(list(texts)))["probabilities"].numpy()
+
+    serve.loaded = loaded  # keep the variables alive
+    return serve
+
+
+def measure(name, classifier, seconds, test_texts, test_labels, directory):
+    serve = served(classifier, directory)
+    predicted = []
+    for start in range(0, len(test_texts), 256):
+        predicted.extend(classifier.classes_[serve(test_texts[start:start + 256]).argmax(axis=1)])
+    accuracy = sum(p == t for p, t in zip(predicted, test_labels)) / len(test_labels)
+    texts_per_s = batch_throughput(serve, test_texts)
+    p50, p99 = single_text_latency_ms(serve, test_texts)
+    row = {"system": name, "accuracy": round(accuracy, 4), "train_s": round(seconds, 1),
+           "texts_per_s": round(texts_per_s, 1), "latency_p50_ms": round(p50, 2), "latency_p99_ms": round(p99, 2)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def run_dataset(name, args):
+    from transformer_kit import TextClassifier
+
+    data = load_dataset(name, args.data_root, seed=args.seed, max_train=args.labels, max_test=args.max_test)
+    unlabeled = unlabeled_texts(name, args.unlabeled, data.train_texts, args.data_root, args.seed,
+                                args.max_unlabeled)
+    print(f"\n{name}: {len(data.train_texts)} labels, {len(unlabeled)} unlabeled texts ({args.unlabeled}), "
+          f"{len(data.test_texts)} test texts", flush=True)
+    common = dict(seed=args.seed, verbose=0)
+    rows, out = [], Path(tempfile.mkdtemp(prefix=f"distill-{name}-"))
+
+    def fit(label, classifier, **kwargs):
+        start = time.perf_counter()
+        classifier.fit(data.train_texts, data.train_labels, **kwargs)
+        rows.append(measure(label, classifier, time.perf_counter() - start, data.test_texts, data.test_labels,
+                            out / label))
+        return classifier
+
+    teacher = fit("teacher (default, self-trained)", TextClassifier(**common), unlabeled=unlabeled)
+    fit("single (labels only)", TextClassifier(preset="single", **common))
+    student = fit("single student", TextClassifier(preset="single", **common, **args.student),
+                  teacher=teacher, unlabeled=unlabeled)
+    report = student.data_report_["distillation"]
+    return {"dataset": name, "labels": len(data.train_texts), "unlabeled": len(unlabeled),
+            "unlabeled_source": args.unlabeled, "test_texts": len(data.test_texts), "rows": rows,
+            "student_settings": args.student, "teacher_agreement_note": report.get("agreement_note"),
+            "cores": args.cores}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["sst2", "trec", "chnsenticorp", "imdb"],
+                        choices=sorted(DATASETS))
+    parser.add_argument("--labels", type=int, default=1000)
+    parser.add_argument("--unlabeled", choices=["own", "imdb"], default="own")
+    parser.add_argument("--max-unlabeled", type=int, default=5000)
+    parser.add_argument("--max-test", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=None, help="distill_temperature (default: config's)")
+    parser.add_argument("--true-label-weight", type=float, default=None)
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--output", default="benchmarks/results_distillation.json")
+    args = parser.parse_args(argv)
+    args.data_root = args.data_root or default_data_root()
+    args.student = {k: v for k, v in (("distill_temperature", args.temperature),
+                                      ("true_label_weight", args.true_label_weight)) if v is not None}
+    import os
+
+    args.cores = os.cpu_count()
+    output = Path(args.output)
+    results = json.loads(output.read_text()) if output.exists() else []
+    for name in args.datasets:
+        result = run_dataset(name, args)
+        results = [r for r in results if (r["dataset"], r["unlabeled_source"], r["labels"]) !=
+                   (name, args.unlabeled, result["labels"])] + [result]
+        output.write_text(json.dumps(results, indent=2) + "\n")
+        teacher, alone, student = result["rows"]
+        print(f"{name}: student - teacher {100 * (student['accuracy'] - teacher['accuracy']):+.1f} points, "
+              f"student - single {100 * (student['accuracy'] - alone['accuracy']):+.1f} points, "
+              f"texts/s x{student['texts_per_s'] / teacher['texts_per_s']:.1f}, p50 "
+              f"{student['latency_p50_ms']:.2f} vs {teacher['latency_p50_ms']:.2f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
