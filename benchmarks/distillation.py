@@ -40,6 +40,9 @@ if str(REPO_ROOT) not in sys.path:
 from benchmarks.datasets import DATASETS, _read_split, default_data_root, load_dataset  # noqa: E402
 from benchmarks.measure import batch_throughput, single_text_latency_ms  # noqa: E402
 
+THROUGHPUT_TEXTS = 4096
+SHORT = {"distill_temperature": "T", "true_label_weight": "w"}
+
 
 def unlabeled_texts(name, source, labelled, data_root, seed, limit):
     """Texts whose labels are never read: the dataset's other training texts, or IMDB reviews."""
@@ -72,8 +75,11 @@ def measure(name, classifier, seconds, test_texts, test_labels, directory):
     for start in range(0, len(test_texts), 256):
         predicted.extend(classifier.classes_[serve(test_texts[start:start + 256]).argmax(axis=1)])
     accuracy = sum(p == t for p, t in zip(predicted, test_labels)) / len(test_labels)
-    texts_per_s = batch_throughput(serve, test_texts)
-    p50, p99 = single_text_latency_ms(serve, test_texts)
+    # The machine's cores are shared: the best of three passes over at least 4,096 texts is the
+    # least disturbed measurement (one pass over 500 TREC questions is two batches).
+    repeated = (list(test_texts) * (THROUGHPUT_TEXTS // len(test_texts) + 1))[:max(THROUGHPUT_TEXTS, len(test_texts))]
+    texts_per_s = max(batch_throughput(serve, repeated) for _ in range(3))
+    p50, p99 = min((single_text_latency_ms(serve, test_texts) for _ in range(2)), key=lambda pair: pair[0])
     row = {"system": name, "accuracy": round(accuracy, 4), "train_s": round(seconds, 1),
            "texts_per_s": round(texts_per_s, 1), "latency_p50_ms": round(p50, 2), "latency_p99_ms": round(p99, 2)}
     print(json.dumps(row), flush=True)
@@ -100,12 +106,14 @@ def run_dataset(name, args):
 
     teacher = fit("teacher (default, self-trained)", TextClassifier(**common), unlabeled=unlabeled)
     fit("single (labels only)", TextClassifier(preset="single", **common))
-    student = fit("single student", TextClassifier(preset="single", **common, **args.student),
-                  teacher=teacher, unlabeled=unlabeled)
-    report = student.data_report_["distillation"]
+    for settings in args.students:
+        label = "single student" + "".join(f", {SHORT[k]}={v:g}" for k, v in settings.items())
+        student = fit(label, TextClassifier(preset="single", **common, **settings), teacher=teacher,
+                      unlabeled=unlabeled, test=(data.test_texts, data.test_labels))
+        rows[-1]["agreement_with_teacher_on_test"] = round(
+            student.data_report_["distillation"]["agreement"]["test"]["agreement"], 4)
     return {"dataset": name, "labels": len(data.train_texts), "unlabeled": len(unlabeled),
             "unlabeled_source": args.unlabeled, "test_texts": len(data.test_texts), "rows": rows,
-            "student_settings": args.student, "teacher_agreement_note": report.get("agreement_note"),
             "cores": args.cores}
 
 
@@ -118,14 +126,14 @@ def main(argv=None):
     parser.add_argument("--max-unlabeled", type=int, default=5000)
     parser.add_argument("--max-test", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=None, help="distill_temperature (default: config's)")
-    parser.add_argument("--true-label-weight", type=float, default=None)
+    parser.add_argument("--students", nargs="+", default=["default"], metavar="T:W",
+                        help="students' distill_temperature:true_label_weight pairs; 'default' for the config's")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--output", default="benchmarks/results_distillation.json")
     args = parser.parse_args(argv)
     args.data_root = args.data_root or default_data_root()
-    args.student = {k: v for k, v in (("distill_temperature", args.temperature),
-                                      ("true_label_weight", args.true_label_weight)) if v is not None}
+    args.students = [{} if pair == "default" else dict(zip(("distill_temperature", "true_label_weight"),
+                                                           map(float, pair.split(":")))) for pair in args.students]
     import os
 
     args.cores = os.cpu_count()
@@ -136,11 +144,13 @@ def main(argv=None):
         results = [r for r in results if (r["dataset"], r["unlabeled_source"], r["labels"]) !=
                    (name, args.unlabeled, result["labels"])] + [result]
         output.write_text(json.dumps(results, indent=2) + "\n")
-        teacher, alone, student = result["rows"]
-        print(f"{name}: student - teacher {100 * (student['accuracy'] - teacher['accuracy']):+.1f} points, "
-              f"student - single {100 * (student['accuracy'] - alone['accuracy']):+.1f} points, "
-              f"texts/s x{student['texts_per_s'] / teacher['texts_per_s']:.1f}, p50 "
-              f"{student['latency_p50_ms']:.2f} vs {teacher['latency_p50_ms']:.2f} ms", flush=True)
+        teacher, alone, *students = result["rows"]
+        for student in students:
+            print(f"{name}, {student['system']}: student - teacher "
+                  f"{100 * (student['accuracy'] - teacher['accuracy']):+.1f} points, student - single "
+                  f"{100 * (student['accuracy'] - alone['accuracy']):+.1f} points, texts/s "
+                  f"x{student['texts_per_s'] / teacher['texts_per_s']:.1f}, p50 {student['latency_p50_ms']:.2f} vs "
+                  f"{teacher['latency_p50_ms']:.2f} ms", flush=True)
 
 
 if __name__ == "__main__":

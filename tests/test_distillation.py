@@ -226,6 +226,8 @@ def test_teacher_as_run_directory_and_export_and_the_cli(synonym_teacher, tmp_pa
     report = json.loads((tmp_path / "student" / "data_report.json").read_text())["distillation"]
     assert report["teacher"]["kind"] == "SavedModel export" and report["teacher"]["where"] == str(version)
     assert report["true_label_weight"] == 0.3 and report["agreement"]["test"]["texts"] == 12
+    text = (tmp_path / "student" / "data_report.txt").read_text()
+    assert f"Distilled from: SavedModel export {version}" in text and "of 12 test texts" in text
 
 
 def test_multi_label_teacher_teaches_a_multi_label_student():
