@@ -3,7 +3,8 @@
 For each dataset, with `--labels` labelled training texts (stratified, shuffled as
 `run_benchmarks.py` does) and unlabeled texts whose labels are never read:
 
-1. teacher: the default preset (3 transformers + TF-IDF regression), self-trained on
+1. teacher: the default preset (3 transformers + TF-IDF regression, or `--teacher-ensemble N`
+   transformers), self-trained on
    the unlabeled texts (`fit(..., unlabeled=...)`, what `train --unlabeled` does
    for the n-gram model);
 2. `single` on the labels alone;
@@ -104,7 +105,9 @@ def run_dataset(name, args):
                             out / label))
         return classifier
 
-    teacher = fit("teacher (default, self-trained)", TextClassifier(**common), unlabeled=unlabeled)
+    size = args.teacher_ensemble
+    teacher = fit(f"teacher (default{f', {size} transformers' if size else ''}, self-trained)",
+                  TextClassifier(**common, ensemble_size=size), unlabeled=unlabeled)
     fit("single (labels only)", TextClassifier(preset="single", **common))
     for settings in args.students:
         label = "single student" + "".join(f", {SHORT[k]}={v:g}" for k, v in settings.items())
@@ -114,6 +117,7 @@ def run_dataset(name, args):
             student.data_report_["distillation"]["agreement"]["test"]["agreement"], 4)
     return {"dataset": name, "labels": len(data.train_texts), "unlabeled": len(unlabeled),
             "unlabeled_source": args.unlabeled, "test_texts": len(data.test_texts), "rows": rows,
+            "teacher_ensemble": args.teacher_ensemble or "auto",
             "cores": args.cores}
 
 
@@ -126,6 +130,8 @@ def main(argv=None):
     parser.add_argument("--max-unlabeled", type=int, default=5000)
     parser.add_argument("--max-test", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--teacher-ensemble", type=int, default=None, metavar="N",
+                        help="transformers in the teacher (default: the preset's 'auto', 3 below 20,000 texts)")
     parser.add_argument("--students", nargs="+", default=["default"], metavar="T:W",
                         help="students' distill_temperature:true_label_weight pairs; 'default' for the config's")
     parser.add_argument("--data-root", default=None)
@@ -141,8 +147,9 @@ def main(argv=None):
     results = json.loads(output.read_text()) if output.exists() else []
     for name in args.datasets:
         result = run_dataset(name, args)
-        results = [r for r in results if (r["dataset"], r["unlabeled_source"], r["labels"]) !=
-                   (name, args.unlabeled, result["labels"])] + [result]
+        key = ("dataset", "unlabeled_source", "labels", "teacher_ensemble")
+        results = [r for r in results if tuple(r.get(k, "auto") for k in key) != tuple(result[k] for k in key)]
+        results.append(result)
         output.write_text(json.dumps(results, indent=2) + "\n")
         teacher, alone, *students = result["rows"]
         for student in students:

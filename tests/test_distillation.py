@@ -111,7 +111,7 @@ def test_agreement_counts_equal_decisions():
 
 
 def test_distillation_settings_are_checked():
-    assert (make_configs()[1].distill_temperature, make_configs()[1].true_label_weight) == (2.0, 0.5)
+    assert (make_configs()[1].distill_temperature, make_configs()[1].true_label_weight) == (1.0, 0.5)
     with pytest.raises(ValueError, match="distill_temperature"):
         make_configs(distill_temperature=0)
     with pytest.raises(ValueError, match="true_label_weight"):
@@ -194,7 +194,7 @@ def test_single_student_learns_synonyms_only_the_teacher_knows(synonym_teacher):
     assert report["teacher"] == {"kind": "TextClassifier", "where": "in memory",
                                  "classes": ["negative", "positive"], "multi_label": False}
     assert report["texts_labelled_by_teacher"] == {"labelled": 120, "unlabeled": 400}
-    assert (report["distill_temperature"], report["true_label_weight"]) == (2.0, 0.5)
+    assert (report["distill_temperature"], report["true_label_weight"]) == (1.0, 0.5)
     assert report["agreement"]["test"]["texts"] == 60 and report["agreement"]["test"]["agreement"] >= 0.95
     assert "self_training" not in student.data_report_
 
