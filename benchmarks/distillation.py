@@ -87,6 +87,31 @@ def measure(name, classifier, seconds, test_texts, test_labels, directory):
     return row
 
 
+def interleaved_speed(directory, name, args, rounds=3):
+    """Texts/s and p50 of every export under `directory`, measured in turns, best of `rounds`.
+
+    Measured right after each fit, two exports of the same architecture differed by up to 30%
+    on this shared machine; in turns, a burst of load from other jobs hits every model alike.
+    """
+    import tensorflow as tf
+
+    data = load_dataset(name, args.data_root, seed=args.seed, max_test=args.max_test)
+    texts = data.test_texts
+    repeated = (list(texts) * (THROUGHPUT_TEXTS // len(texts) + 1))[:max(THROUGHPUT_TEXTS, len(texts))]
+    serves = {}
+    for export in sorted(Path(directory).iterdir()):
+        signature = tf.saved_model.load(str(export / "1")).signatures["serving_default"]
+        serves[export.name] = (lambda s: lambda batch: s(text=tf.constant(list(batch)))["probabilities"])(signature)
+    best = {model: {"texts_per_s": 0.0, "latency_p50_ms": float("inf")} for model in serves}
+    for _ in range(rounds):
+        for model, serve in serves.items():
+            best[model]["texts_per_s"] = max(best[model]["texts_per_s"], round(batch_throughput(serve, repeated), 1))
+            p50 = single_text_latency_ms(serve, texts)[0]
+            best[model]["latency_p50_ms"] = min(best[model]["latency_p50_ms"], round(p50, 2))
+    print(json.dumps({"dataset": name, "directory": str(directory), "speed": best}), flush=True)
+    return best
+
+
 def run_dataset(name, args):
     from transformer_kit import TextClassifier
 
@@ -97,6 +122,7 @@ def run_dataset(name, args):
           f"{len(data.test_texts)} test texts", flush=True)
     common = dict(seed=args.seed, verbose=0)
     rows, out = [], Path(tempfile.mkdtemp(prefix=f"distill-{name}-"))
+    print(f"exports in {out} (for --speed-of)", flush=True)
 
     def fit(label, classifier, **kwargs):
         start = time.perf_counter()
@@ -136,8 +162,13 @@ def main(argv=None):
                         help="students' distill_temperature:true_label_weight pairs; 'default' for the config's")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--output", default="benchmarks/results_distillation.json")
+    parser.add_argument("--speed-of", metavar="DIR", help="only measure, in turns, the exports a run left in DIR "
+                        "(printed as 'distill-<dataset>-...' temporary folders) on the first of --datasets")
     args = parser.parse_args(argv)
     args.data_root = args.data_root or default_data_root()
+    if args.speed_of:
+        interleaved_speed(args.speed_of, args.datasets[0], args)
+        return
     args.students = [{} if pair == "default" else dict(zip(("distill_temperature", "true_label_weight"),
                                                            map(float, pair.split(":")))) for pair in args.students]
     import os
