@@ -135,15 +135,25 @@ def run_dataset(name, args):
     teacher = fit(f"teacher (default{f', {size} transformers' if size else ''}, self-trained)",
                   TextClassifier(**common, ensemble_size=size), unlabeled=unlabeled)
     fit("single (labels only)", TextClassifier(preset="single", **common))
+    if args.student_vectors:  # what `train --teacher ... --unlabeled` also does: vectors from the unlabeled texts
+        import pandas as pd
+
+        from transformer_kit.vector_training import train_word_vectors
+
+        corpus = out / "unlabeled.csv"
+        pd.DataFrame({"text": unlabeled}).to_csv(corpus, index=False)
+        vectors = train_word_vectors(corpus, out / "vectors", seed=args.seed, workers=1)
+        args.students = [{**settings, "word_vectors": str(vectors)} for settings in args.students]
     for settings in args.students:
-        label = "single student" + "".join(f", {SHORT[k]}={v:g}" for k, v in settings.items())
+        label = "single student" + "".join(f", {SHORT[k]}={v:g}" for k, v in settings.items() if k in SHORT)
+        label += ", word vectors from the unlabeled texts" if "word_vectors" in settings else ""
         student = fit(label, TextClassifier(preset="single", **common, **settings), teacher=teacher,
                       unlabeled=unlabeled, test=(data.test_texts, data.test_labels))
         rows[-1]["agreement_with_teacher_on_test"] = round(
             student.data_report_["distillation"]["agreement"]["test"]["agreement"], 4)
     return {"dataset": name, "labels": len(data.train_texts), "unlabeled": len(unlabeled),
             "unlabeled_source": args.unlabeled, "test_texts": len(data.test_texts), "rows": rows,
-            "teacher_ensemble": args.teacher_ensemble or "auto",
+            "teacher_ensemble": args.teacher_ensemble or "auto", "student_vectors": args.student_vectors,
             "cores": args.cores}
 
 
@@ -158,6 +168,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--teacher-ensemble", type=int, default=None, metavar="N",
                         help="transformers in the teacher (default: the preset's 'auto', 3 below 20,000 texts)")
+    parser.add_argument("--student-vectors", action="store_true",
+                        help="start the students from word vectors learned on the unlabeled texts")
     parser.add_argument("--students", nargs="+", default=["default"], metavar="T:W",
                         help="students' distill_temperature:true_label_weight pairs; 'default' for the config's")
     parser.add_argument("--data-root", default=None)
@@ -178,8 +190,9 @@ def main(argv=None):
     results = json.loads(output.read_text()) if output.exists() else []
     for name in args.datasets:
         result = run_dataset(name, args)
-        key = ("dataset", "unlabeled_source", "labels", "teacher_ensemble")
-        results = [r for r in results if tuple(r.get(k, "auto") for k in key) != tuple(result[k] for k in key)]
+        key = ("dataset", "unlabeled_source", "labels", "teacher_ensemble", "student_vectors")
+        defaults = {"teacher_ensemble": "auto", "student_vectors": False}
+        results = [r for r in results if tuple(r.get(k, defaults.get(k)) for k in key) != tuple(result[k] for k in key)]
         results.append(result)
         output.write_text(json.dumps(results, indent=2) + "\n")
         teacher, alone, *students = result["rows"]
