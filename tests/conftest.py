@@ -42,6 +42,7 @@ SLOW_FIXTURES = {
     "serving_default",  # test_reliability
     "served_classifier",  # test_serving
     "backbone_run",  # test_backbones
+    "synonym_teacher",  # test_distillation
 }
 
 SLOW_TESTS = {
@@ -52,6 +53,7 @@ SLOW_TESTS = {
     "test_classifier::test_chinese_text_uses_characters_and_learns",
     "test_classifier::test_default_preset_chooses_and_saves_its_blend_weight",
     "test_classifier::test_ensemble_members_reuse_one_compiled_model_yet_train_as_if_alone",
+    "test_distillation::test_multi_label_teacher_teaches_a_multi_label_student",
     "test_distribution::test_mirrored_strategy_on_two_devices_matches_one_device",
     "test_estimator::test_cross_val_score_and_grid_search_run",
     "test_estimator::test_fit_takes_texts_and_labels_and_returns_self",

@@ -17,6 +17,7 @@ from transformer_kit.data.formats import join_text_columns, text_columns
 from transformer_kit.data.label_sets import DEFAULT_SEPARATOR, as_label_set_dataset
 from transformer_kit.data.loading import as_text_dataset, as_text_list
 from transformer_kit.data.streaming import refuse_files_larger_than_memory, should_stream
+from transformer_kit.distillation import make_distillation
 from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
@@ -127,7 +128,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     def fit(self, X, y=None, validation=None, test=None, backup_dir=None, tensorboard_dir=None, callbacks=None,
-            unlabeled=None):
+            unlabeled=None, teacher=None):
         """Train on labelled texts.
 
         Args:
@@ -151,7 +152,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 self-trained on them as `self_training` says (see
                 `transformer_kit.self_training`; the data report records
                 what was decided and why). To start the transformers from
-                word vectors learned on them, see `word_vectors`.
+                word vectors learned on them, see `word_vectors`. With a
+                `teacher`, the teacher labels them instead.
+            teacher: `None`, or a model to distill: a fitted
+                `TextClassifier`, a run directory or a SavedModel export
+                (see `transformer_kit.distillation`). Every transformer and
+                the n-gram branch learn its probabilities (softened by
+                `distill_temperature`) on the labelled and unlabeled texts,
+                mixed with the true labels (`true_label_weight`); the data
+                report records the teacher and the agreement with it.
 
         Returns:
             self.
@@ -166,13 +175,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         train = X if streamed else self._dataset(X, y, "training data")
         validation = None if validation is None else self._dataset(validation, None, "validation data")
         test = None if test is None else self._dataset(test, None, "test data")
-        if unlabeled is not None:
+        distillation = None
+        if teacher is not None:
+            distillation = make_distillation(teacher, unlabeled, training_config, streamed,
+                                             text_columns(self.text_column)[0])
+            unlabeled = None  # labelled by the teacher, not self-trained on
+        elif unlabeled is not None:
             unlabeled = self._unlabeled_texts(unlabeled, training_config)
         with quiet_unless(self.verbose):
             result = fit_text_classifier(
                 train, validation, test, encoder, model_config, training_config,
                 strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
-                callbacks=callbacks, streamed=streamed, unlabeled=unlabeled,
+                callbacks=callbacks, streamed=streamed, unlabeled=unlabeled, distillation=distillation,
                 columns={"text_column": self.text_column, "label_column": self.label_column,
                          "encoding": self.encoding},
             )

@@ -52,6 +52,8 @@ examples:
   transformer-kit train news.jsonl --text-column title --text-column body --label-column topic
   transformer-kit train goemotions_train.csv --label-column labels --multi-label \\
       --validation-data goemotions_dev.csv --output runs/emotions      # labels like "joy|surprise"
+  transformer-kit train data/sst2_train.csv --preset single --teacher runs/sst2 \\
+      --unlabeled imdb_reviews.csv --output runs/sst2-small           # distill runs/sst2 into one transformer
 """
 
 PREDICT_EXAMPLES = """\
@@ -274,6 +276,19 @@ def build_parser():
     )
     _setting(hyper, "pseudo_label_weight", float, "W",
              "Weight of each pseudo-labelled text in that refit (labelled texts weigh 1).")
+    hyper.add_argument(
+        "--teacher",
+        metavar="RUN_OR_EXPORT",
+        help="Distill: a run directory or SavedModel export (base or version directory) whose probabilities "
+        "the new model learns, on DATA and on the --unlabeled texts (which the teacher labels; the n-gram model "
+        "is then not self-trained). Its classes must be DATA's labels. The data report records the teacher and "
+        "the new model's agreement with it on the test texts.",
+    )
+    _setting(hyper, "distill_temperature", float, "T",
+             "With --teacher: temperature on the teacher's probabilities (p^(1/T), renormalised; above 1 flattens).")
+    _setting(hyper, "true_label_weight", float, "W",
+             "With --teacher: weight of the true label in a labelled text's target, the teacher's probabilities "
+             "weighing the rest; unlabeled texts get the teacher's alone.")
     model = train.add_argument_group("model size")
     _setting(model, "embed_dim", int, "N", "Embedding width.")
     _setting(model, "num_heads", int, "N", "Attention heads.")
@@ -603,10 +618,16 @@ def run_train(args):
     from transformer_kit.run_directory import refuse_existing
 
     refuse_existing(output, args.overwrite)
+    if args.teacher is None and ({"distill_temperature", "true_label_weight"} & set(settings)):
+        raise ValueError("--distill-temperature and --true-label-weight set how a model learns from a teacher; "
+                         "pass --teacher RUN_OR_EXPORT too, or drop them.")
+    if args.teacher is not None and not Path(args.teacher).exists():
+        raise ValueError(f"--teacher {args.teacher} does not exist: pass a run directory (transformer-kit train) "
+                         "or a SavedModel export directory (transformer-kit export).")
     if args.vector_workers and not args.unlabeled:
         raise ValueError("--vector-workers sets the threads that learn word vectors from --unlabeled texts; "
                          "pass --unlabeled CORPUS too, or drop --vector-workers.")
-    if args.unlabeled:
+    if args.unlabeled and not (args.teacher and "word_vectors" in settings):  # a teacher may label them alone
         settings["word_vectors"] = str(_vectors_from_unlabeled(args, output, settings))
     quiet = getattr(args, "verbosity", None) == "quiet"
     text_column = _text_column(args.text_column) or "text"
@@ -665,11 +686,11 @@ def run_train(args):
         backup_dir = output.parent / f".{output.name}.partial-{worker_name()}"
         output = Path(tempfile.mkdtemp(prefix="transformer-kit-worker-")) / output.name
     unlabeled = None
-    if args.unlabeled and training_config.self_trains():  # else they only gave the vectors
+    if args.unlabeled and (training_config.self_trains() or args.teacher):  # else they only gave the vectors
         unlabeled = [Path(path) for path in args.unlabeled]  # paths (a list of str would be texts)
     classifier.fit(
         train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard,
-        unlabeled=unlabeled,
+        unlabeled=unlabeled, teacher=args.teacher,
     )
     log.info("Saving the run to %s, to evaluate, predict with or export it later", output)
     classifier.save(output, overwrite=args.overwrite)

@@ -28,6 +28,7 @@ from transformer_kit.data import (
 )
 from transformer_kit.data.label_sets import LabelSetEncoder
 from transformer_kit.data.streaming import make_streaming_token_dataset, scan_csv
+from transformer_kit.distillation import member_targets
 from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model
 from transformer_kit.preprocessor import TextPreprocessor
@@ -86,7 +87,7 @@ class _Prepared:
 
 def fit_text_classifier(train, validation, test, encoder, model_config, training_config, strategy,
                         verbose=1, backup_dir=None, tensorboard_dir=None, callbacks=None, streamed=False,
-                        columns=None, unlabeled=None):
+                        columns=None, unlabeled=None, distillation=None):
     """Fit the whole classifier.
 
     Args:
@@ -102,6 +103,9 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
         columns: `{"text_column": ..., "label_column": ..., "encoding": ...}` for streamed files.
         unlabeled: list of str or `None`: texts without labels, which the
             n-gram branch may self-train on (`transformer_kit.self_training`).
+        distillation: a `transformer_kit.distillation.Distillation`, or
+            `None`: the members and the n-gram branch learn its teacher's
+            probabilities (in memory only).
 
     Returns:
         A `FitResult`.
@@ -110,7 +114,7 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
     if streamed:
         prepared, member_data, report_extra = _prepare_streaming(train, validation, test, cfg, columns, encoder)
     else:
-        prepared, member_data, report_extra = _prepare_in_memory(train, validation, test, cfg, encoder)
+        prepared, member_data, report_extra = _prepare_in_memory(train, validation, test, cfg, encoder, distillation)
     label_encoder = prepared.label_encoder
     validation, test = prepared.validation, prepared.test
     validation_ids = None if validation is None else label_encoder.encode(validation.labels, source=validation.source)
@@ -134,9 +138,11 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
         })
     num_classes = len(label_encoder.classes_)
     trainer = MemberTrainer(encoder, prepared.preprocessor, num_classes, cfg, strategy, verbose=verbose,
-                            backup=backup, tensorboard_dir=tensorboard_dir, callbacks=callbacks)
+                            backup=backup, tensorboard_dir=tensorboard_dir, callbacks=callbacks,
+                            soft_targets=distillation is not None)
     members, rows = trainer.train_members(cfg.resolved_ensemble_size(prepared.num_train), member_data)
-    model, held_out, self_training = _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled)
+    model, held_out, self_training = _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled,
+                                            distillation)
     if self_training is not None:
         data_report["self_training"] = self_training.to_dict()
     scored = {name: CompiledScorer(model)(split.texts) for name, split in (("validation", validation), ("test", test))
@@ -144,6 +150,10 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
     thresholds = None
     if cfg.multi_label:
         thresholds = _thresholds(prepared, members, scored.get("validation"), validation_ids, held_out, cfg)
+    if distillation is not None:
+        data_report["distillation"] = distillation.report(
+            {name: (split.texts, scored[name]) for name, split in (("validation", validation), ("test", test))
+             if split is not None}, thresholds)
 
     metrics = {}
     classes = list(label_encoder.classes_)
@@ -181,7 +191,7 @@ def _thresholds(prepared, members, validation_probabilities, validation_indicato
     return thresholds
 
 
-def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled=None):
+def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled=None, distillation=None):
     """The n-gram branch (if any), its weight, and the inference model.
 
     Returns:
@@ -194,8 +204,11 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
     if not (cfg.ngram_weight == "auto" or cfg.ngram_weight > 0):
         weights = blending.blend_weights(len(members), None)
         return build_inference_model(prepared.preprocessor, members, None, weights), None, None
-    fitter = blending.NgramFitter(len(prepared.label_encoder.classes_), prepared.preprocessor.split_mode, cfg,
-                                  unlabeled, prepared.label_encoder.classes_)
+    if distillation is not None:
+        fitter = distillation.ngram_fitter(len(prepared.label_encoder.classes_), prepared.preprocessor.split_mode)
+    else:
+        fitter = blending.NgramFitter(len(prepared.label_encoder.classes_), prepared.preprocessor.split_mode, cfg,
+                                      unlabeled, prepared.label_encoder.classes_)
     weight, warm_starts, held_out = cfg.ngram_weight, (None, None), None
     choose_on_validation = weight == "auto" and (validation is not None or streamed)
     judge_on_split = weight == "auto" or cfg.multi_label or fitter.unlabeled is not None
@@ -216,29 +229,41 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
     return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out, fitter.decision
 
 
-def _prepare_in_memory(train, validation, test, cfg, members_encoder):
+def _prepare_in_memory(train, validation, test, cfg, members_encoder, distillation=None):
     encoder = (LabelSetEncoder if cfg.multi_label else LabelEncoder).fit(train.labels)
     train_ids = encoder.encode(train.labels, source=train.source)
+    # The members' targets: class ids, or with a teacher its probabilities mixed with the labels.
+    targets, extra_texts, extra_targets = train_ids, [], None
+    if distillation is not None:
+        targets, soft = distillation.label(encoder.classes_, train.texts, train_ids)
+        targets = member_targets(targets, cfg.multi_label)
+        extra_texts, extra_targets = distillation.unlabeled, member_targets(soft, cfg.multi_label)
     _seed(cfg)
-    preprocessor, lengths = members_encoder.make_preprocessor(train.texts, cfg)
-    report = build_data_report(train, validation, test, lengths, preprocessor.sequence_length)
+    # A student's vocabulary also holds the unlabeled texts' words: the teacher teaches them.
+    preprocessor, lengths = members_encoder.make_preprocessor([*train.texts, *extra_texts], cfg)
+    report = build_data_report(train, validation, test, lengths[: len(train.texts)], preprocessor.sequence_length)
     sources = {name: split.source for name, split in (("train", train), ("validation", validation), ("test", test))
                if split is not None}
 
     def member_data(seed):
+        fit_index = np.arange(len(train.texts))
         if validation is None:
             fit_index, held_out = blending.validation_split(train.labels, cfg, seed)
-            fit_texts, fit_ids = [train.texts[i] for i in fit_index], train_ids[fit_index]
-            val_texts, val_ids = [train.texts[i] for i in held_out], train_ids[held_out]
+            fit_texts, fit_ids = [train.texts[i] for i in fit_index], targets[fit_index]
+            val_texts, val_ids = [train.texts[i] for i in held_out], targets[held_out]
         else:
-            fit_texts, fit_ids = train.texts, train_ids
+            fit_texts, fit_ids = train.texts, targets
             val_texts, val_ids = validation.texts, encoder.encode(validation.labels, source=validation.source)
+            if distillation is not None:
+                val_ids = member_targets(distillation.targets_for(val_texts, val_ids), cfg.multi_label)
+        if len(extra_texts):  # unlabeled texts with the teacher's targets: training only
+            fit_texts, fit_ids = [*fit_texts, *extra_texts], np.concatenate([fit_ids, extra_targets])
         vectorizer, length = preprocessor.vectorizer, preprocessor.sequence_length
         return MemberData(
             train=make_token_dataset(fit_texts, fit_ids, vectorizer, length, cfg.batch_size, shuffle=True, seed=seed),
             validation=make_token_dataset(val_texts, val_ids, vectorizer, length, PREDICT_BATCH_SIZE),
             steps_per_epoch=math.ceil(len(fit_texts) / cfg.batch_size),
-            class_weight=balanced_class_weights(fit_ids, cfg.class_weight),
+            class_weight=balanced_class_weights(train_ids[fit_index], cfg.class_weight),
         )
 
     prepared = _Prepared(encoder, preprocessor, train.texts, train_ids, train.labels, len(train), validation, test)

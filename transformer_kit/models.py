@@ -268,6 +268,7 @@ def compile_text_classifier(
     clipnorm=1.0,
     jit_compile="auto",
     multi_label=False,
+    soft_targets=False,
 ):
     """Compile a classifier with AdamW, warmup + cosine decay and fitting metrics.
 
@@ -292,6 +293,11 @@ def compile_text_classifier(
         clipnorm: float or `None`. Gradient norm clipping. Defaults to `1.0`.
         jit_compile: passed to `model.compile` (`"auto"`, `True`, `False`).
         multi_label: bool, for a head of independent sigmoids.
+        soft_targets: bool. The targets are probabilities (a teacher's, see
+            `transformer_kit.distillation`), shaped like the model's output:
+            categorical cross-entropy for a softmax, binary cross-entropy
+            for sigmoids; accuracy compares the argmax (or the 0.5 side) of
+            target and prediction.
 
     Returns:
         The same model, compiled.
@@ -324,7 +330,12 @@ def compile_text_classifier(
     optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
 
     num_outputs = model.output_shape[-1]
-    if multi_label:
+    if soft_targets and not multi_label:
+        loss, metrics = soft_target_loss(num_outputs), [
+            keras.metrics.CategoricalAccuracy(name="accuracy") if num_outputs > 1
+            else keras.metrics.MeanMetricWrapper(same_side_of_half, name="accuracy")
+        ]
+    elif multi_label:
         loss = keras.losses.BinaryCrossentropy()
         metrics = [keras.metrics.F1Score(average="micro", threshold=0.5, name="micro_f1")]
     elif num_outputs == 1:
@@ -338,6 +349,23 @@ def compile_text_classifier(
         ]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
     return model
+
+
+def soft_target_loss(num_outputs):
+    """The loss against probability targets: binary cross-entropy for one sigmoid, else categorical.
+
+    Example:
+
+    >>> round(float(soft_target_loss(3)([[0.5, 0.5, 0.0]], [[0.5, 0.25, 0.25]])), 4)  # -(.5 ln .5 + .5 ln .25)
+    1.0397
+    """
+    return keras.losses.BinaryCrossentropy() if num_outputs == 1 else keras.losses.CategoricalCrossentropy()
+
+
+@keras.saving.register_keras_serializable(package="transformer_kit")
+def same_side_of_half(y_true, y_pred):
+    """1 where a sigmoid target and prediction fall on the same side of 0.5 (binary soft-target accuracy)."""
+    return ops.cast(ops.equal(y_true > 0.5, y_pred > 0.5), "float32")
 
 
 @keras.saving.register_keras_serializable(package="transformer_kit")

@@ -97,10 +97,12 @@ class MemberTrainer:
         backup: a `BackupDirectory` or `None`.
         tensorboard_dir: path or `None`.
         callbacks: extra Keras callbacks for every member.
+        soft_targets: bool, the datasets' targets are probabilities shaped
+            like the members' outputs (distillation), not class ids.
     """
 
     def __init__(self, encoder, preprocessor, num_classes, training_config, strategy,
-                 verbose=1, backup=None, tensorboard_dir=None, callbacks=None):
+                 verbose=1, backup=None, tensorboard_dir=None, callbacks=None, soft_targets=False):
         self.encoder = encoder
         self.preprocessor = preprocessor
         self.num_classes = num_classes
@@ -110,6 +112,7 @@ class MemberTrainer:
         self.backup = backup
         self.tensorboard_dir = tensorboard_dir
         self.callbacks = list(callbacks or [])
+        self.soft_targets = soft_targets
         self._trainer = None  # (compiled model, steps per epoch) the next member may reuse
         self.resumed = {}  # member name -> how it was resumed, for the run record
 
@@ -163,6 +166,7 @@ class MemberTrainer:
                     weight_decay=self.config.weight_decay,
                     warmup_fraction=self.encoder.warmup_fraction,
                     multi_label=self.config.multi_label,
+                    soft_targets=self.soft_targets,
                 )
         prepare_model(training_model, self.strategy)
         train, validation = data.train, data.validation

@@ -241,6 +241,16 @@ def format_data_report(report):
         if vectors.get("words_from_subwords"):
             line += f"; {vectors['words_from_subwords']} more from subwords"
         lines.append(line + f" (sha256 {vectors['sha256'][:12]}...)")
+    if "distillation" in report:  # written by transformer_kit.distillation once the student is trained
+        distilled, counts = report["distillation"], report["distillation"]["texts_labelled_by_teacher"]
+        teacher = distilled["teacher"]
+        agreed = ", ".join(f"{share['agreement']:.1%} of {share['texts']} {name} texts"
+                           for name, share in distilled["agreement"].items()) or distilled.get("agreement_note", "-")
+        classes = ", ".join(teacher["classes"])
+        lines += ["", f"Distilled from: {teacher['kind']} {teacher['where']} (classes {classes}); "
+                  f"it labelled {counts['labelled']} training and {counts['unlabeled']} unlabeled texts "
+                  f"(temperature {distilled['distill_temperature']:g}, true-label weight "
+                  f"{distilled['true_label_weight']:g})", f"Agreement with the teacher: {agreed}"]
     if report["warnings"]:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in report["warnings"]]
     return "\n".join(lines)
