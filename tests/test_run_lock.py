@@ -43,7 +43,13 @@ def test_the_lock_records_this_process_and_is_removed_on_exit(tmp_path):
         assert (holder["pid"], holder["host"]) == (os.getpid(), host_name())
         assert holder["started"]
     assert not lock.exists()
-    assert sorted(os.listdir(tmp_path / ".run.partial")) == []  # no staging file left behind
+    assert not (tmp_path / ".run.partial").exists()  # left empty, so removed: no staging file behind
+
+
+def test_releasing_keeps_a_backup_directory_that_holds_a_run(tmp_path):
+    with run_lock(tmp_path / ".run.partial"):
+        (tmp_path / ".run.partial" / "settings.json").write_text("{}")
+    assert os.listdir(tmp_path / ".run.partial") == ["settings.json"]
 
 
 def test_a_lock_held_by_a_live_process_is_refused_with_its_pid_host_and_start(tmp_path, live_process):
@@ -79,7 +85,7 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path, caplog, contents):
     assert "Taking over the lock" in caplog.text and "no longer runs" in caplog.text
     if contents == "dead":
         assert f"process {pid}" in caplog.text
-    assert os.listdir(directory) == []
+    assert not directory.exists()
 
 
 def test_the_lock_is_reentrant_within_one_process(tmp_path):

@@ -104,6 +104,7 @@ def _acquire(path, mine):
 
 def _create(path, contents):
     """Write the lock complete, then link it into place: only one process can create it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f"{LOCK_FILE}.", delete=False) as staging:
         json.dump(contents, staging)
     try:
@@ -131,3 +132,6 @@ def _release(path, mine):
     if _read(path) == mine:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        # A run that failed before writing anything leaves no empty backup directory behind.
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
