@@ -132,6 +132,21 @@ def test_building_the_parser_imports_neither_tensorflow_nor_keras():
     assert result.stdout.strip() == "[]"
 
 
+def test_subpackages_are_attributes_of_the_package_imported_on_first_use():
+    code = (
+        "import sys; import transformer_kit as tk;"
+        "print('tensorflow' in sys.modules, 'layers' in dir(tk));"
+        "print(tk.layers.TransformerEncoder.__name__, tk.models.build_text_classifier.__name__,"
+        " tk.data.load_csv_dataset.__name__);"
+        "print(hasattr(tk, 'no_such_module'))"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == [
+        "False True", "TransformerEncoder build_text_classifier load_csv_dataset", "False",
+    ]
+
+
 def train_options():
     """`dest -> argparse action` of the train command."""
     parser = cli.build_parser()
@@ -257,6 +272,18 @@ def test_quiet_tensorflow_respects_the_users_log_level():
     )
     result = run_python(code, env={"TF_CPP_MIN_LOG_LEVEL": "1"})
     assert result.stdout.split() == ["False", "1"]
+
+
+@pytest.mark.parametrize("level", ["3", "1"])
+def test_a_users_log_level_hides_tensorflows_start_up_records_below_it(tmp_path, level):
+    # TensorFlow prints "I0000 ... cudart_stub.cc:31] Could not find cuda drivers" at import, whatever
+    # TF_CPP_MIN_LOG_LEVEL says; the command line imports TensorFlow before it reads the data.
+    result = run_cli("train", tmp_path / "nope.csv", "--output", tmp_path / "run", env={"TF_CPP_MIN_LOG_LEVEL": level})
+    assert result.returncode == 2
+    records = re.findall(r"^([IWEF])\d{4} ", result.stderr, re.MULTILINE)
+    assert not [severity for severity in records if "IWEF".index(severity) < int(level)], result.stderr
+    assert "absl::InitializeLog" not in result.stderr
+    assert "nope.csv" in result.stderr
 
 
 # ----------------------------------------------------------- bad input: exit code 2

@@ -74,3 +74,11 @@ def test_committed_notebook_has_outputs_of_a_clean_full_run(name):
     for marker in ABSOLUTE_PATH_MARKERS:
         assert marker not in text, f"{name} contains an absolute path ({marker})"
     assert len(text.encode()) < 1_000_000, f"{name} is over 1 MB"
+
+
+def test_unlabeled_text_notebook_plots_accuracy_without_and_with_vectors():
+    cells = code_cells(read("07_unlabeled_text.ipynb"))
+    plot = [cell for cell in cells if "ax.bar(" in cell.source]
+    assert len(plot) == 1 and 'results["word vectors"]' in plot[0].source
+    images = [output for output in plot[0].outputs if "image/png" in output.get("data", {})]
+    assert len(images) == 1, "the committed notebook shows no plot"

@@ -89,6 +89,7 @@ def test_training_killed_with_sigkill_resumes_and_completes(tmp_path):
     output = second.stdout + second.stderr
     assert second.returncode == 0, output
     assert "Resuming: transformer 1 was already trained" in output
+    assert f"Taking over the lock of {partial} from process {process.pid}" in output  # the killed run's
     resumed_after = int(re.search(r"Resuming transformer 2 after epoch (\d+) of at most 2", output).group(1))
     assert resumed_after == 1
     assert "not identical with, an uninterrupted run's" in output  # says how it differs

@@ -31,7 +31,7 @@ def _dead_pid():
 
 
 def _leftover(parent, name, role, pid, host=None, files=("model.keras",)):
-    sibling = parent / f".{name}.{role}-{pid}@{host or run_directory._host()}-abcd1234"
+    sibling = parent / f".{name}.{role}-{pid}@{host or run_directory.host_name()}-abcd1234"
     sibling.mkdir()
     for file in files:
         (sibling / file).write_text("partial")

@@ -9,12 +9,20 @@ The public API is deliberately small:
 - `transformer_kit.layers`: `TokenAndPositionEmbedding`, `TransformerEncoder`,
   `MaskedPooling` and the blending layers.
 
-Importing the package is cheap: each name above is imported from its module
+Importing the package is cheap: each name above, and each subpackage or
+module (`transformer_kit.layers`, `transformer_kit.models`, ...), is imported
 (and TensorFlow with it) on first use (PEP 562), so the command line answers
 `--help` and can quiet TensorFlow's logs before TensorFlow starts.
+
+Example:
+
+>>> import transformer_kit as tk
+>>> tk.layers.TransformerEncoder.__name__, tk.models.build_text_classifier.__name__
+('TransformerEncoder', 'build_text_classifier')
 """
 
 import importlib
+import pkgutil
 
 from transformer_kit.logs import install_default_handler
 
@@ -44,14 +52,24 @@ __all__ = [
 install_default_handler()
 
 
+def _submodules():
+    # Read from the package directory: nothing is imported to list them.
+    return {module.name for module in pkgutil.iter_modules(__path__) if not module.name.startswith("_")}
+
+
 def __getattr__(name):
     module = _LAZY_EXPORTS.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _submodules():
+        # `tk.layers` without `import transformer_kit.layers`: importing the
+        # submodule also sets it as this attribute.
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
         raise AttributeError(f"module 'transformer_kit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+    return sorted(set(globals()) | set(_LAZY_EXPORTS) | _submodules())

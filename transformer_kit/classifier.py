@@ -2,7 +2,8 @@
 
 A façade: fitting lives in `fitting` (with `training`, `blending`,
 `resume`), the model in `inference`, the run directory in `saving`, the
-SavedModel in `export`. Every prediction comes from one inference model
+SavedModel in `export`, what differs between single- and multi-label
+classifiers in `label_kinds`. Every prediction comes from one inference model
 (`model_`), strings in, probabilities out.
 """
 
@@ -13,23 +14,20 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from transformer_kit import config as config_lib
-from transformer_kit.data.formats import join_text_columns, text_columns
-from transformer_kit.data.label_sets import DEFAULT_SEPARATOR, as_label_set_dataset
-from transformer_kit.data.loading import as_text_dataset, as_text_list
-from transformer_kit.data.streaming import refuse_files_larger_than_memory, should_stream
+from transformer_kit.data.formats import text_columns
+from transformer_kit.data.label_sets import DEFAULT_SEPARATOR
+from transformer_kit.data.loading import as_text_list
 from transformer_kit.distillation import make_distillation
 from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
-from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.explanations import DEFAULT_STEPS, TextExplainer
 from transformer_kit.export import export_saved_model
 from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
+from transformer_kit.label_kinds import label_kind
 from transformer_kit.logs import quiet_unless
 from transformer_kit.saving import load_run, save_run
-from transformer_kit.self_training import read_unlabeled
-from transformer_kit.thresholds import apply_thresholds
 from transformer_kit.top_features import top_features
 
 SETTING_NAMES = tuple(
@@ -72,13 +70,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         **settings: e.g. `epochs=5`, `embed_dim=128`, `seed=1`,
             `class_weight="balanced"`, `ngram_weight=0`, `multi_label=True`.
 
-    Multi-label (`multi_label=True`): a text carries a set of labels,
-    possibly empty. `y` holds per text a delimited string (`"anger|fear"`,
-    `""` for none), an iterable of names, or a 0/1 matrix (a DataFrame's
-    columns name the labels). Each label gets a sigmoid, the n-gram model is
-    one-vs-rest, and each label a decision threshold chosen on held-out data
-    to maximize its F1 (`thresholds_`; see `transformer_kit.thresholds`).
-    `predict` then returns a list with a tuple of labels per text.
+    Multi-label (`multi_label=True`): a text carries a set of labels, each
+    with its own decision threshold (`thresholds_`); what `y` may hold and
+    what else differs from single-label: `transformer_kit.label_kinds`.
 
     Attributes (after `fit` or `load`):
         model_: the inference `keras.Model` from strings to probabilities.
@@ -169,19 +163,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # First, before any TensorFlow op: a multi-worker strategy sets up the runtime.
         strategy = make_strategy(training_config.strategy)
         encoder = make_encoder(model_config, training_config)  # a backbone's errors before reading data
-        streamed = y is None and not training_config.multi_label and should_stream(X, training_config.streaming)
-        if training_config.multi_label and y is None:
-            refuse_files_larger_than_memory(X, "multi-label training reads its data into memory (it does not stream)")
-        train = X if streamed else self._dataset(X, y, "training data")
-        validation = None if validation is None else self._dataset(validation, None, "validation data")
-        test = None if test is None else self._dataset(test, None, "test data")
+        kind = label_kind(self)
+        streamed = kind.streams(X, y, training_config)
+        train = X if streamed else kind.read(X, y, "training data")
+        validation = None if validation is None else kind.read(validation, None, "validation data")
+        test = None if test is None else kind.read(test, None, "test data")
         distillation = None
         if teacher is not None:
             distillation = make_distillation(teacher, unlabeled, training_config, streamed,
                                              text_columns(self.text_column)[0])
             unlabeled = None  # labelled by the teacher, not self-trained on
         elif unlabeled is not None:
-            unlabeled = self._unlabeled_texts(unlabeled, training_config)
+            unlabeled = kind.unlabeled_texts(unlabeled, training_config)
         with quiet_unless(self.verbose):
             result = fit_text_classifier(
                 train, validation, test, encoder, model_config, training_config,
@@ -193,23 +186,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.model_config_, self.training_config_ = model_config, training_config
         self._set_fitted(result)
         return self
-
-    def _unlabeled_texts(self, unlabeled, training_config):
-        """`fit`'s `unlabeled` as a list of str, with a clear error where it cannot be used."""
-        if training_config.multi_label:
-            raise ValueError("`unlabeled` texts are used by single-label classifiers only (the n-gram branch's "
-                             "self-training); for a multi-label classifier, learn word vectors from them "
-                             "(`transformer-kit vectors`) and pass `word_vectors=`.")
-        if training_config.ngram_weight == 0:
-            raise ValueError("`unlabeled` texts are used by the n-gram branch's self-training, and this "
-                             "classifier has no n-gram branch (`ngram_weight=0`, as in the single and ensemble "
-                             "presets); to start its transformers from word vectors learned on them, use "
-                             "`transformer-kit vectors` and `word_vectors=`.")
-        columns = text_columns(self.text_column)
-        texts = read_unlabeled(unlabeled, columns[0], seed=training_config.seed)
-        if not texts:
-            raise ValueError(f"`unlabeled` holds no text ({unlabeled!r}).")
-        return texts
 
     def _set_fitted(self, result):
         """Fitted attributes from a `FitResult` (or a `SavedRun`)."""
@@ -237,14 +213,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._require_fitted()
         if self._scorer is None or self._scorer.model is not self.model_:
             self._scorer = CompiledScorer(self.model_)
-        return pd.DataFrame(self._scorer(self._texts(X)), columns=list(self.classes_))
-
-    def _texts(self, X):
-        if isinstance(X, pd.DataFrame):
-            columns = text_columns(self.text_column)
-            if all(column in X.columns for column in columns):
-                return join_text_columns(X, columns, as_text_list)[0]
-        return as_text_list(X)
+        return pd.DataFrame(self._scorer(label_kind(self).texts(X)), columns=list(self.classes_))
 
     def predict(self, X):
         """Predicted class names for raw texts, as a numpy array (dtype object).
@@ -253,9 +222,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         probability reaches their threshold (`thresholds_`), possibly empty.
         """
         probabilities = self.predict_proba(X).to_numpy()
-        if self.multi_label:
-            return self.label_encoder_.decode(apply_thresholds(probabilities, self.thresholds_))
-        return self.classes_[probabilities.argmax(axis=1)] if len(probabilities) else self.classes_[:0]
+        return label_kind(self).predict(probabilities, self.classes_, self.label_encoder_, self.thresholds_)
 
     def explain(self, X, target=None, steps=DEFAULT_STEPS, baseline="zeros"):
         """Which tokens made the model decide: one attribution per token.
@@ -278,8 +245,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             shown as shaded tokens in a notebook, `.to_frame()` for a table.
         """
         self._require_fitted()
-        if self.multi_label:
-            raise ValueError("explain() explains one predicted class; multi-label classifiers cannot be explained yet.")
+        label_kind(self).check_explainable()
         if self.training_config_.backbone:
             raise ValueError("explain() cannot explain a classifier with a pretrained backbone yet "
                              f"(backbone={self.training_config_.backbone!r}).")
@@ -304,8 +270,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             (see `transformer_kit.top_features`); plot it with
             `transformer_kit.plots.plot_top_features`.
         """
-        texts = X if isinstance(X, (list, tuple, np.ndarray, pd.Series)) else self._dataset(X, None, "data").texts
-        return top_features(self.explain(texts), k=k, min_count=min_count)
+        if not isinstance(X, (list, tuple, np.ndarray, pd.Series)):
+            X = label_kind(self).read(X, None, "data").texts
+        return top_features(self.explain(X), k=k, min_count=min_count)
 
     def evaluate(self, X, y=None):
         """Score the classifier on labelled data.
@@ -324,21 +291,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             `evaluate_label_sets`).
         """
         self._require_fitted()
-        dataset = self._dataset(X, y, "evaluation data")
-        true_ids = self.label_encoder_.encode(dataset.labels, source=dataset.source)
+        dataset = label_kind(self).read(X, y, "evaluation data")
         probabilities = self.predict_proba(dataset.texts).to_numpy()
-        if self.multi_label:
-            return evaluate_label_sets(true_ids, probabilities, list(self.classes_), self.thresholds_)
-        return evaluate_probabilities(true_ids, probabilities, list(self.classes_))
+        return label_kind(self).evaluate(dataset, probabilities, self.label_encoder_, self.thresholds_)
 
     def score(self, X, y=None, sample_weight=None):
         """Accuracy on labelled texts (scikit-learn's `score`); multi-label: exact-match accuracy."""
         if sample_weight is not None:
-            if self.multi_label:
-                raise ValueError("`sample_weight` is not supported by a multi-label classifier's score.")
+            label_kind(self).check_sample_weight()
             return super().score(X, y, sample_weight=sample_weight)
-        result = self.evaluate(X, y)
-        return result["exact_match"] if self.multi_label else result["accuracy"]
+        return self.evaluate(X, y)[label_kind(self).score_metric]
 
     @property
     def sequence_length_(self):
@@ -380,12 +342,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return export_saved_model(self, path, version=version, overwrite=overwrite, explain_steps=explain_steps)
 
     # -------------------------------------------------------------- helpers
-
-    def _dataset(self, data, labels, role):
-        if self.multi_label:
-            return as_label_set_dataset(data, labels, self.text_column, self.label_column, self.label_columns,
-                                        self.label_separator, role, encoding=self.encoding)
-        return as_text_dataset(data, labels, self.text_column, self.label_column, role, encoding=self.encoding)
 
     def _require_fitted(self):
         if getattr(self, "model_", None) is None:

@@ -616,6 +616,7 @@ def run_train(args):
     from transformer_kit.distribution import is_chief, worker_name
     from transformer_kit.evaluation import format_metrics
     from transformer_kit.run_directory import refuse_existing
+    from transformer_kit.run_lock import run_lock
 
     refuse_existing(output, args.overwrite)
     if args.teacher is None and ({"distill_temperature", "true_label_weight"} & set(settings)):
@@ -688,13 +689,15 @@ def run_train(args):
     unlabeled = None
     if args.unlabeled and (training_config.self_trains() or args.teacher):  # else they only gave the vectors
         unlabeled = [Path(path) for path in args.unlabeled]  # paths (a list of str would be texts)
-    classifier.fit(
-        train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard,
-        unlabeled=unlabeled, teacher=args.teacher,
-    )
-    log.info("Saving the run to %s, to evaluate, predict with or export it later", output)
-    classifier.save(output, overwrite=args.overwrite)
-    shutil.rmtree(backup_dir, ignore_errors=True)
+    # Held until the backup is removed: a second train on this --output is refused meanwhile.
+    with run_lock(backup_dir):
+        classifier.fit(
+            train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard,
+            unlabeled=unlabeled, teacher=args.teacher,
+        )
+        log.info("Saving the run to %s, to evaluate, predict with or export it later", output)
+        classifier.save(output, overwrite=args.overwrite)
+        shutil.rmtree(backup_dir, ignore_errors=True)
     if not chief:
         shutil.rmtree(output.parent, ignore_errors=True)
         log.info("This worker is done; the chief writes the run directory.")

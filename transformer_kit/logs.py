@@ -24,13 +24,18 @@ command line calls `quiet_tensorflow` before TensorFlow is first imported:
 ``TF_CPP_MIN_LOG_LEVEL=3``, the ``tensorflow`` and ``absl`` Python loggers at
 ERROR, and the import itself with descriptor 2 set aside, because
 TensorFlow logs its first lines before it reads ``TF_CPP_MIN_LOG_LEVEL``
-(they are shown if the import fails). A user's own ``TF_CPP_MIN_LOG_LEVEL``,
-or ``--verbose``, leaves TensorFlow's logs as TensorFlow makes them.
+(they are shown if the import fails). ``--verbose``, or a user's own
+``TF_CPP_MIN_LOG_LEVEL=0``, leaves TensorFlow's logs as TensorFlow makes
+them. A user's own level of 1 to 3 is honoured for those first lines too:
+they are set aside the same way and only the records at or above the level
+are written back (TensorFlow 2.21 prints its CUDA-probing INFO lines,
+``cudart_stub.cc:31] Could not find cuda drivers``, whatever the level).
 """
 
 import contextlib
 import logging
 import os
+import re
 import sys
 import tempfile
 
@@ -122,9 +127,15 @@ def quiet_tensorflow():
     """Keep TensorFlow's logs off the terminal, unless the user set ``TF_CPP_MIN_LOG_LEVEL``.
 
     Call it before anything imports TensorFlow; it then imports TensorFlow
-    and Keras itself. Returns whether it quieted anything.
+    and Keras itself. A level the user set is kept, and TensorFlow's
+    start-up lines below it are dropped (see the module docstring).
+    Returns whether it quieted anything beyond the user's own level.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    users_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    if users_level is not None:
+        level = _as_level(users_level)
+        if level and "tensorflow" not in sys.modules:
+            _import_tensorflow_with_stderr_set_aside(keep_level=level)
         return False
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     for name in ("tensorflow", "absl"):
@@ -134,7 +145,21 @@ def quiet_tensorflow():
     return True
 
 
-def _import_tensorflow_with_stderr_set_aside():
+def _as_level(value):
+    try:
+        return min(max(int(value), 0), 3)
+    except ValueError:  # TensorFlow reads an unparsable level as 0
+        return 0
+
+
+def _import_tensorflow_with_stderr_set_aside(keep_level=None):
+    """Import TensorFlow and Keras with descriptor 2 captured.
+
+    Args:
+        keep_level: `None` drops everything the import wrote; 1 to 3 writes
+            back the lines that are not TensorFlow log records below that
+            level (see `records_at_or_above`).
+    """
     sys.stderr.flush()
     try:
         saved_stderr = os.dup(2)
@@ -153,6 +178,55 @@ def _import_tensorflow_with_stderr_set_aside():
         finally:
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
+        if keep_level is not None:
+            captured.seek(0)
+            sys.stderr.write(records_at_or_above(captured.read().decode(errors="replace"), keep_level))
+            sys.stderr.flush()
+
+
+# The severity letter of a TensorFlow C++ log record: absl's format
+# ("I0000 00:00:1796396131.485445 4648 cudart_stub.cc:31] ...") and the older
+# one ("2024-05-01 10:00:00.000000: W tensorflow/...").
+_RECORD = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) ")
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+# absl's own notice that INFO records follow before its logging is set up.
+_ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def records_at_or_above(text, level):
+    r"""The lines of `text` that are not TensorFlow log records below `level`.
+
+    A record's continuation lines share its fate; other lines (a Python
+    warning, say) are kept.
+
+    Args:
+        text: what TensorFlow wrote to stderr.
+        level: ``TF_CPP_MIN_LOG_LEVEL``: 0 INFO, 1 WARNING, 2 ERROR, 3 FATAL.
+
+    Returns:
+        str, the kept lines.
+
+    Example:
+
+    >>> text = ("I0000 00:00:1796396131.485445    4648 cudart_stub.cc:31] Could not find cuda drivers\n"
+    ...         "E0000 00:00:1796396142.553978    4699 cuda_platform.cc:52] failed call to cuInit\n"
+    ...         "  details of the error\n")
+    >>> print(records_at_or_above(text, 2), end="")
+    E0000 00:00:1796396142.553978    4699 cuda_platform.cc:52] failed call to cuInit
+      details of the error
+    >>> records_at_or_above(text, 3)
+    ''
+    """
+    kept, keep = [], True
+    for line in text.splitlines(keepends=True):
+        record = _RECORD.match(line)
+        if record:
+            keep = _SEVERITY[record.group(1) or record.group(2)] >= level
+        elif line.startswith(_ABSL_NOTICE):
+            keep = level == 0
+        if keep:
+            kept.append(line)
+    return "".join(kept)
 
 
 def _import_tensorflow_and_keras():

@@ -9,7 +9,6 @@ one SavedModel. Training features and served features come from the very
 same `TextVectorization`, so they cannot drift apart.
 """
 
-import os
 
 import keras
 import numpy as np
@@ -19,6 +18,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.parallel import Parallel, delayed
 
+from transformer_kit.cores import available_cores
 from transformer_kit.data.text_vectorization import make_text_vectorizer
 
 
@@ -205,8 +205,8 @@ def _fit_one_vs_rest(features, indicator, c, seed, initial=None, n_jobs=None):
     """`(coef_ (labels, features), intercept_ (labels,))` of one binary regression per label.
 
     The regressions are independent, and each runs on one core, so they are
-    fitted in parallel processes (`n_jobs`, default: every core); the result
-    does not depend on how many.
+    fitted in parallel processes (`n_jobs`, default: every core this process
+    may use, `available_cores`); the result does not depend on how many.
     """
     coef = np.zeros((indicator.shape[1], features.shape[1]))
     intercept = np.zeros(indicator.shape[1])
@@ -221,7 +221,7 @@ def _fit_one_vs_rest(features, indicator, c, seed, initial=None, n_jobs=None):
         if initial is not None:
             regression.coef_, regression.intercept_ = initial[0][label : label + 1], initial[1][label : label + 1]
         jobs.append((label, regression, column))
-    n_jobs = min(len(jobs), n_jobs or os.cpu_count() or 1) or 1
+    n_jobs = min(len(jobs), n_jobs or available_cores()) or 1
     # scikit-learn's own joblib wrapper (what its estimators' n_jobs use): worker processes
     # get the fit's inputs in memory, nothing is read from files.
     fitted = Parallel(n_jobs=n_jobs)(delayed(regression.fit)(features, column) for _, regression, column in jobs)

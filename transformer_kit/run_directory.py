@@ -108,10 +108,11 @@ def remove_abandoned_siblings(path):
 
 
 def _sibling_prefix(path, role):
-    return f".{path.name}.{role}-{os.getpid()}@{_host()}-"
+    return f".{path.name}.{role}-{os.getpid()}@{host_name()}-"
 
 
-def _host():
+def host_name():
+    """This machine's name as written in sibling and lock names (letters, digits, `.`, `_`)."""
     # mkdtemp's random suffix has no "-", so the host may not either.
     return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
 
@@ -126,10 +127,11 @@ def _is_abandoned(sibling, suffix):
         except OSError:
             return False
     pid, host = int(owner.group(1)), owner.group(2)
-    return host == _host() and not _process_is_alive(pid)
+    return host == host_name() and not process_is_alive(pid)
 
 
-def _process_is_alive(pid):
+def process_is_alive(pid):
+    """Whether process `pid` runs on this host (assumed so where that cannot be checked)."""
     if os.name != "posix":
         # os.kill(pid, 0) would terminate the process on Windows: assume alive.
         return True

@@ -19,7 +19,6 @@ the vectors are per character.
 
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from transformer_kit.config import dumps
+from transformer_kit.cores import available_cores
 from transformer_kit.data.corpus import iter_corpus_texts
 from transformer_kit.data.text_vectorization import STANDARDIZERS, detect_split_mode
 from transformer_kit.errors import TransformerKitError
@@ -130,14 +130,6 @@ def train_word_vectors(corpus, output_dir, text_column="text", split="auto", dim
     shutil.rmtree(partial, ignore_errors=True)
     log.info("Wrote %d word vectors to %s.", len(model.wv), output_dir)
     return output_dir
-
-
-def available_cores():
-    """The CPU cores this process may run on (its affinity where the OS tells it, else all)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity call
-        return os.cpu_count() or 1
 
 
 def _tokenize(corpus, text_column, split, corpus_file):
