@@ -9,7 +9,8 @@ or round-trips an export; it is marked here, by name, so that the test files
 need no edits:
 
 - every test that requests one of `SLOW_FIXTURES` (directly or through another
-  fixture): module-scoped fixtures that train a classifier;
+  fixture): fixtures that train a classifier, once per module or, for
+  `default_classifier` (below), once per session;
 - every test listed in `SLOW_TESTS` as ``"module::test_name"`` (all of its
   parametrizations), for tests that train inside the test body;
 - and any test marked ``@pytest.mark.slow`` in its own file.
@@ -18,6 +19,17 @@ A name in these lists that no longer matches a collected test is reported
 (see `pytest_collection_modifyitems`), so a rename cannot silently move a
 slow test into the fast run. Training a plain Keras model on a few hundred
 rows (test_models) is fast and stays in it.
+
+Parallel workers
+----------------
+`python -m pytest -n 2 --dist loadgroup` runs the suite on two pytest-xdist
+workers (in the dev extra). Tests are handed out one by one, except those that
+share a trained fixture: every test that requests one of `SLOW_FIXTURES` is
+grouped (an ``xdist_group`` mark) with the other tests of its module, or with
+all the tests of `default_classifier` for that session-wide one, so that each
+classifier is still trained once, on one worker. It is not the default: on 2
+cores shared with other jobs it was no faster (TensorFlow already trains on
+every core); whether it is on 2 idle cores is still to be measured.
 """
 
 import os
@@ -33,12 +45,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).parent))
 
 SLOW_FIXTURES = {
-    "default_classifier",  # test_estimator
-    "trained",  # test_classifier
+    "default_classifier",  # here: shared by test_estimator, test_explain, test_reliability
+    "trained",  # test_classifier, test_explain
     "trained_run",  # test_cli
+    "binary_classifier",  # test_export
     "exported",  # test_export
     "fitted",  # test_reliability
-    "saved_run",  # test_reliability
+    "saved_run",  # test_reliability, test_explain
+    "multilabel_classifier",  # test_multilabel
     "serving_default",  # test_reliability
     "served_classifier",  # test_serving
     "backbone_run",  # test_backbones
@@ -69,9 +83,34 @@ SLOW_TESTS = {
 }
 
 
+@pytest.fixture(scope="session")
+def default_classifier():
+    """The default preset, fitted once for the whole session: two transformers and the n-gram branch,
+    blended, on three keyword classes (`keyword_data.KEYWORDS`: the keyword gives the class away).
+
+    Shared by every module that needs "a trained default classifier" (each used to train its own):
+    tests read it, save it, export it, but must never change it.
+    """
+    from keyword_data import KEYWORDS, keyword_dataset
+    from transformer_kit import TextClassifier
+
+    classifier = TextClassifier(
+        preset="default", epochs=2, ensemble_size=2, embed_dim=16, num_heads=2, ff_dim=32, verbose=0
+    )
+    return classifier.fit(*keyword_dataset(240, classes=list(KEYWORDS)))
+
+
 def _module_name(item):
     module = getattr(item, "module", None)  # doctest items have none
     return module.__name__ if module is not None else ""
+
+
+def _worker_group(item):
+    """The pytest-xdist group of a test that shares a trained fixture (see the module docstring), else None."""
+    fixtures = SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if "default_classifier" in fixtures:
+        return "default_classifier"
+    return _module_name(item) if fixtures else None
 
 
 def _test_key(item):
@@ -89,6 +128,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(slow)
         elif SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(slow)
+        group = _worker_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
     collected_modules = {_module_name(item) for item in items}
     stale = sorted(key for key in SLOW_TESTS - matched if key.split("::")[0] in collected_modules)
     if stale:

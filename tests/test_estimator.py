@@ -56,11 +56,7 @@ ODD_TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def default_classifier():
-    """The default preset: two transformers and the n-gram branch, blended."""
-    classifier = TextClassifier(epochs=1, ensemble_size=2, embed_dim=16, num_heads=2, ff_dim=32, verbose=0)
-    return classifier.fit(*keyword_dataset(rows=240))
+# `default_classifier` (tests/conftest.py): the default preset, two transformers and the n-gram branch, blended.
 
 
 def test_every_scoring_path_agrees_on_odd_inputs(default_classifier, tmp_path):

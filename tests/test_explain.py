@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from keyword_data import KEYWORDS, keyword_dataset
 from plain_tensorflow import serve_in_plain_tensorflow
-from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import ModelConfig
 from transformer_kit.encoders import ScratchTransformer, build_member
 from transformer_kit.explanations import TextExplainer, _MemberView
@@ -190,11 +189,9 @@ def test_chinese_texts_are_explained_character_by_character():
 
 
 @pytest.fixture(scope="module")
-def trained():
-    classifier = TextClassifier(
-        preset="default", epochs=2, ensemble_size=2, embed_dim=16, num_heads=2, ff_dim=32, verbose=0
-    )
-    return classifier.fit(*keyword_dataset(240, classes=list(KEYWORDS)))
+def trained(default_classifier):
+    """The session's default classifier (tests/conftest.py): two transformers, n-grams, three keyword classes."""
+    return default_classifier
 
 
 @pytest.mark.slow

@@ -28,11 +28,17 @@ def tiny_classifier(classes):
     return classifier
 
 
+@pytest.fixture(scope="module")
+def binary_classifier():
+    return tiny_classifier(["negative", "positive"])
+
+
 @pytest.fixture(
     scope="module", params=[("negative", "positive"), ("negative", "neutral", "positive")], ids=["binary", "multiclass"]
 )
 def exported(request, tmp_path_factory):
-    classifier = tiny_classifier(list(request.param))
+    binary = len(request.param) == 2
+    classifier = request.getfixturevalue("binary_classifier") if binary else tiny_classifier(list(request.param))
     version_dir = export_saved_model(classifier, tmp_path_factory.mktemp("export") / "model")
     return classifier, version_dir
 
@@ -146,8 +152,8 @@ def test_token_id_signature_accepts_overlong_and_unknown_ids(exported):
     assert np.isfinite(probabilities.numpy()).all()
 
 
-def test_versions_increment_and_existing_version_needs_overwrite(tmp_path):
-    classifier = tiny_classifier(["negative", "positive"])
+def test_versions_increment_and_existing_version_needs_overwrite(binary_classifier, tmp_path):
+    classifier = binary_classifier
     out_dir = tmp_path / "model"
     assert export_saved_model(classifier, out_dir) == out_dir / "1"
     assert export_saved_model(classifier, out_dir) == out_dir / "2"

@@ -107,13 +107,9 @@ def test_training_killed_with_sigkill_resumes_and_completes(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    """A tiny fitted classifier with the n-gram model (the default preset)."""
-    classifier = TextClassifier(
-        preset="default", epochs=1, ensemble_size=1, embed_dim=16, num_heads=2, ff_dim=32, verbose=0
-    )
-    classifier.fit(keyword_dataset(rows=240))
-    return classifier
+def fitted(default_classifier):
+    """A tiny fitted classifier with the n-gram model (the default preset; the session's, tests/conftest.py)."""
+    return default_classifier
 
 
 @pytest.fixture(scope="module")
