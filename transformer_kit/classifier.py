@@ -14,10 +14,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from transformer_kit import config as config_lib
-from transformer_kit.data.formats import text_columns
 from transformer_kit.data.label_sets import DEFAULT_SEPARATOR
 from transformer_kit.data.loading import as_text_list
-from transformer_kit.distillation import make_distillation
 from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
 from transformer_kit.errors import RunDirectoryError
@@ -148,13 +146,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 what was decided and why). To start the transformers from
                 word vectors learned on them, see `word_vectors`. With a
                 `teacher`, the teacher labels them instead.
-            teacher: `None`, or a model to distill: a fitted
-                `TextClassifier`, a run directory or a SavedModel export
-                (see `transformer_kit.distillation`). Every transformer and
-                the n-gram branch learn its probabilities (softened by
-                `distill_temperature`) on the labelled and unlabeled texts,
-                mixed with the true labels (`true_label_weight`); the data
-                report records the teacher and the agreement with it.
+            teacher: `None`, or a model to distill (a fitted `TextClassifier`,
+                a run or an export; see `transformer_kit.distillation`).
 
         Returns:
             self.
@@ -168,13 +161,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         train = X if streamed else kind.read(X, y, "training data")
         validation = None if validation is None else kind.read(validation, None, "validation data")
         test = None if test is None else kind.read(test, None, "test data")
-        distillation = None
-        if teacher is not None:
-            distillation = make_distillation(teacher, unlabeled, training_config, streamed,
-                                             text_columns(self.text_column)[0])
-            unlabeled = None  # labelled by the teacher, not self-trained on
-        elif unlabeled is not None:
-            unlabeled = kind.unlabeled_texts(unlabeled, training_config)
+        unlabeled, distillation = kind.texts_beyond_the_labels(unlabeled, teacher, training_config, streamed)
         with quiet_unless(self.verbose):
             result = fit_text_classifier(
                 train, validation, test, encoder, model_config, training_config,

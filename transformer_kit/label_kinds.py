@@ -38,6 +38,7 @@ from transformer_kit.data.formats import join_text_columns, text_columns
 from transformer_kit.data.label_sets import DEFAULT_SEPARATOR, as_label_set_dataset
 from transformer_kit.data.loading import as_text_dataset, as_text_list
 from transformer_kit.data.streaming import refuse_files_larger_than_memory, should_stream
+from transformer_kit.distillation import make_distillation
 from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.self_training import read_unlabeled
 from transformer_kit.thresholds import apply_thresholds
@@ -100,6 +101,18 @@ class SingleLabel:
         """Metrics of `probabilities` against `dataset`'s labels, as `evaluate_probabilities` computes them."""
         true_ids = label_encoder.encode(dataset.labels, source=dataset.source)
         return evaluate_probabilities(true_ids, probabilities, list(label_encoder.classes_))
+
+    def texts_beyond_the_labels(self, unlabeled, teacher, training_config, streamed):
+        """`fit`'s `unlabeled` and `teacher` as `(unlabeled texts or None, distillation or None)`.
+
+        With a teacher, it labels the unlabeled texts (`make_distillation`);
+        without one, they go to the n-gram branch's self-training
+        (`unlabeled_texts`).
+        """
+        if teacher is not None:
+            column = text_columns(self.text_column)[0]
+            return None, make_distillation(teacher, unlabeled, training_config, streamed, column)
+        return (None if unlabeled is None else self.unlabeled_texts(unlabeled, training_config)), None
 
     def unlabeled_texts(self, unlabeled, training_config):
         """`fit`'s `unlabeled` as a list of str, for the n-gram branch's self-training.
