@@ -1,0 +1,121 @@
+"""Blend-weight policies compared on saved member probabilities (issue 23's cheap proxy).
+
+`save` fits the default preset once per dataset and sample, and saves each
+transformer's probabilities on every training and test text, the rows each
+one held out, and the n-gram branch's test probabilities. `compare` then
+tries blend-weight policies on them in seconds: the weight chosen on
+transformer 1's held-out split (the old default), on every member's
+held-out rows pooled with out-of-fold n-gram probabilities (the new
+default), and the best weight on test (an upper bound no policy can know).
+
+Usage:
+
+    python benchmarks/blend_study.py save --dataset imdb --max-train 200 --max-test 5000 --seed 0 --out /tmp/blend
+    python benchmarks/blend_study.py compare /tmp/blend/*.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+def save(args):
+    from benchmarks.datasets import default_data_root, load_dataset
+    from transformer_kit import TextClassifier
+    from transformer_kit.blending import validation_split
+    from transformer_kit.inference import CompiledScorer, build_inference_model, members_of, ngram_of, preprocessor_of
+    from transformer_kit.layers.probability_blend import as_class_probabilities
+
+    data = load_dataset(args.dataset, args.data_root or default_data_root(), seed=args.seed,
+                        max_train=args.max_train, max_test=args.max_test)
+    classifier = TextClassifier(seed=args.seed, verbose=0)
+    began = time.monotonic()
+    classifier.fit((data.train_texts, data.train_labels))
+    seconds = time.monotonic() - began
+    model, cfg = classifier.model_, classifier.training_config_
+    classes = list(classifier.classes_)
+    train_ids = np.array([classes.index(label) for label in data.train_labels])
+    test_ids = np.array([classes.index(label) for label in data.test_labels])
+    members, preprocessor = members_of(model), preprocessor_of(model)
+    member_train, member_test, held_out = [], [], []
+    for index, member in enumerate(members):
+        scorer = CompiledScorer(build_inference_model(preprocessor, [member]))
+        member_train.append(scorer(data.train_texts))
+        member_test.append(scorer(data.test_texts))
+        mask = np.zeros(len(train_ids), bool)
+        mask[validation_split(data.train_labels, cfg, cfg.seed + index)[1]] = True
+        held_out.append(mask)
+    ngram = ngram_of(model)
+    ngram_test = np.asarray(as_class_probabilities(ngram(np.array(data.test_texts, dtype=object))))
+    name = f"{args.dataset}_{args.max_train or 'all'}_seed{args.seed}"
+    np.savez_compressed(
+        Path(args.out) / f"{name}.npz", train_ids=train_ids, test_ids=test_ids, member_train=np.array(member_train),
+        member_test=np.array(member_test), held_out=np.array(held_out), ngram_test=ngram_test,
+        train_texts=np.array(data.train_texts, dtype=object), split=preprocessor.split_mode,
+        num_classes=len(classes), fit_seconds=seconds, weights=np.array(classifier.model_.get_layer(
+            "probabilities").blend_weights), seed=args.seed,
+    )
+    score = classifier.score(data.test_texts, data.test_labels)
+    print(f"{name}: fit {seconds:.0f} s, test accuracy {score:.4f}")
+
+
+def accuracy(probabilities, ids):
+    return float((probabilities.argmax(axis=1) == ids).mean())
+
+
+def compare(args):
+    from transformer_kit.ngram import choose_ngram_weight, cross_validated_ngram_probabilities
+
+    print("| set | n-gram alone | weight (transformer 1) | blend | weight (pooled, OOF) | blend | best weight on test "
+          "| blend |")
+    print("|---|---|---|---|---|---|---|---|")
+    for path in args.files:
+        saved = np.load(path, allow_pickle=True)
+        ids, test_ids, held_out = saved["train_ids"], saved["test_ids"], saved["held_out"]
+        member_train, ngram_test = saved["member_train"], saved["ngram_test"]
+        transformers_test = saved["member_test"].mean(axis=0)
+        texts, split, k = list(saved["train_texts"]), str(saved["split"]), int(saved["num_classes"])
+        out_of_fold = cross_validated_ngram_probabilities(texts, ids, k, split=split, seed=int(saved["seed"]))
+
+        def test_accuracy(weight, transformers_test=transformers_test, ngram_test=ngram_test, test_ids=test_ids):
+            return accuracy((1 - weight) * transformers_test + weight * ngram_test, test_ids)
+
+        # Old: transformer 1's split only (its n-gram scores there approximated out of fold).
+        old = choose_ngram_weight(member_train[0][held_out[0]], out_of_fold[held_out[0]], ids[held_out[0]])
+        rows = [np.flatnonzero(mask) for mask in held_out]
+        pooled = choose_ngram_weight(np.concatenate([member_train[m][r] for m, r in enumerate(rows)]),
+                                     np.concatenate([out_of_fold[r] for r in rows]),
+                                     np.concatenate([ids[r] for r in rows]))
+        grid = np.round(np.arange(0, 1.0001, 0.05), 2)
+        best = max(grid, key=test_accuracy)
+        print(f"| {Path(path).stem} | {test_accuracy(1.0):.4f} | {old:.2f} | {test_accuracy(old):.4f} | "
+              f"{pooled:.2f} | {test_accuracy(pooled):.4f} | {best:.2f} | {test_accuracy(best):.4f} |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    saving = commands.add_parser("save")
+    saving.add_argument("--dataset", required=True)
+    saving.add_argument("--max-train", type=int)
+    saving.add_argument("--max-test", type=int)
+    saving.add_argument("--seed", type=int, default=0)
+    saving.add_argument("--data-root")
+    saving.add_argument("--out", default="/tmp/blend")
+    comparing = commands.add_parser("compare")
+    comparing.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+    save(args) if args.command == "save" else compare(args)
+
+
+if __name__ == "__main__":
+    main()

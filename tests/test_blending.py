@@ -1,0 +1,120 @@
+"""Choosing the n-gram model's weight in the blend on held-out texts (transformer_kit.blending)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.model_selection import StratifiedKFold
+from test_ngram import make_texts
+
+from transformer_kit.blending import NgramFitter, pooled_ngram_weight, validation_split
+from transformer_kit.config import ModelConfig, TrainingConfig
+from transformer_kit.encoders import ScratchTransformer, build_member
+from transformer_kit.inference import CompiledScorer, build_inference_model
+from transformer_kit.ngram import (
+    choose_ngram_weight,
+    cross_validated_ngram_probabilities,
+    fit_ngram_classifier,
+    mean_log_loss,
+)
+from transformer_kit.preprocessor import TextPreprocessor
+
+
+def synthetic_probabilities(rows, classes, informative, seed):
+    """`(probabilities, true ids)`: softmax of noise plus `informative` times the true class's indicator."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, classes, rows)
+    logits = rng.normal(size=(rows, classes)) + informative * np.eye(classes)[truth]
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return probabilities, truth
+
+
+def test_weight_one_is_chosen_when_the_transformers_know_nothing():
+    ngram, truth = synthetic_probabilities(400, 3, informative=3.0, seed=0)
+    uninformed = np.full_like(ngram, 1 / 3)
+    assert choose_ngram_weight(uninformed, ngram, truth) == 1.0
+
+
+@pytest.mark.parametrize("one_standard_error", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("classes", [2, 4])
+def test_chosen_blend_is_never_worse_than_the_ngram_model_on_the_rows_it_chose_on(seed, classes, one_standard_error):
+    transformers, truth = synthetic_probabilities(150, classes, informative=seed * 0.6, seed=seed)
+    noise, _ = synthetic_probabilities(150, classes, informative=0.0, seed=seed + 100)
+    ngram = 0.5 * noise + 0.5 * np.eye(classes)[truth] * (seed % 3) / 2 + 0.5 * (1 - (seed % 3) / 2) / classes
+    weight = choose_ngram_weight(transformers, ngram, truth, one_standard_error=one_standard_error)
+    blended = mean_log_loss((1 - weight) * transformers + weight * ngram, truth)
+    assert blended <= mean_log_loss(ngram, truth) + 1e-9
+    if not one_standard_error:  # the lowest log-loss on the grid, which includes the transformers alone
+        assert blended <= mean_log_loss(transformers, truth) + 1e-9
+
+
+def test_one_standard_error_rule_gives_the_largest_weight_within_one_standard_error():
+    transformers, truth = synthetic_probabilities(80, 2, informative=1.5, seed=11)
+    ngram, _ = synthetic_probabilities(80, 2, informative=1.5, seed=12)  # errors independent of the transformers'
+    grid = np.round(np.arange(0, 1.0001, 0.05), 2)
+    losses = np.array([[-np.log(((1 - w) * t + w * g)[y]) for t, g, y in zip(transformers, ngram, truth)]
+                       for w in grid])
+    lowest = losses.mean(axis=1).argmin()
+    bar = losses.mean(axis=1)[lowest] + losses[lowest].std(ddof=1) / np.sqrt(len(truth))
+    expected = grid[np.flatnonzero(losses.mean(axis=1) <= bar).max()]
+    assert choose_ngram_weight(transformers, ngram, truth) == grid[lowest]
+    assert choose_ngram_weight(transformers, ngram, truth, one_standard_error=True) == expected > grid[lowest]
+
+
+def test_one_standard_error_rule_keeps_the_transformers_where_they_clearly_help():
+    transformers, truth = synthetic_probabilities(2000, 3, informative=4.0, seed=13)
+    ngram, _ = synthetic_probabilities(2000, 3, informative=0.5, seed=13)
+    assert choose_ngram_weight(transformers, ngram, truth, one_standard_error=True) < 0.5
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_out_of_fold_probabilities_equal_a_fit_without_each_fold(num_classes):
+    texts, labels = make_texts(240, seed=6)
+    labels = labels % num_classes
+    out_of_fold = cross_validated_ngram_probabilities(texts, labels, num_classes, folds=4, seed=1)
+    # Reference: the library's own fit on each fold's other texts (its own vocabulary and TF-IDF).
+    folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=1).split(np.zeros(len(texts)), labels)
+    for fit_rows, scored_rows in folds:
+        model = fit_ngram_classifier([texts[i] for i in fit_rows], labels[fit_rows], num_classes)
+        expected = model(tf.constant([texts[i] for i in scored_rows])).numpy()
+        expected = np.hstack([1 - expected, expected]) if num_classes == 2 else expected
+        # Equal up to the solver's tolerance (the folds start from each other's weights).
+        np.testing.assert_allclose(out_of_fold[scored_rows], expected, atol=2e-2)
+
+
+def test_out_of_fold_probabilities_need_two_texts_per_class():
+    texts, labels = ["good film", "bad film", "bad plot"], np.array([1, 0, 0])
+    assert cross_validated_ngram_probabilities(texts, labels, 2) is None
+
+
+@pytest.mark.parametrize("rows", [120, 1500])  # out of fold (few pooled rows), one fit without them (many)
+def test_pooled_weight_is_chosen_on_every_members_held_out_rows(rows, monkeypatch):
+    texts, ids = make_texts(rows, seed=7)
+    ids = ids % 2
+    labels = [str(i) for i in ids]
+    config = TrainingConfig()
+    if rows > 1000:  # keep the test small: lower the bar instead of fitting on thousands of texts
+        monkeypatch.setattr("transformer_kit.blending.CROSS_VALIDATION_BELOW", 100)
+    tf.keras.utils.set_random_seed(0)
+    preprocessor, _ = TextPreprocessor.adapt(texts)
+    members = [build_member(ScratchTransformer(ModelConfig(embed_dim=16, num_heads=2, ff_dim=32)), preprocessor, 2,
+                            f"transformer_{i}") for i in range(3)]
+    fitter = NgramFitter(2, preprocessor.split_mode, config)
+    weight, warm_start = pooled_ngram_weight(preprocessor, members, texts, ids, labels, fitter)
+
+    splits = [validation_split(labels, config, config.seed + i)[1] for i in range(3)]
+    if rows < 1000:
+        assert warm_start is None
+        ngram_of_row = cross_validated_ngram_probabilities(texts, ids, 2, seed=config.seed)
+    else:
+        pooled = np.unique(np.concatenate(splits))
+        rest = np.setdiff1d(np.arange(rows), pooled)
+        reference = fit_ngram_classifier([texts[i] for i in rest], ids[rest], 2)
+        probability = reference(tf.constant(texts)).numpy()
+        ngram_of_row = np.hstack([1 - probability, probability])
+        assert warm_start is not None
+    transformer = np.concatenate([CompiledScorer(build_inference_model(preprocessor, [member]))(
+        [texts[i] for i in rows_]) for member, rows_ in zip(members, splits)])
+    expected = choose_ngram_weight(transformer, np.concatenate([ngram_of_row[r] for r in splits]),
+                                   np.concatenate([ids[r] for r in splits]), one_standard_error=True)
+    assert weight == expected
