@@ -39,6 +39,7 @@ SLOW_FIXTURES = {
     "exported",  # test_export
     "fitted",  # test_reliability
     "saved_run",  # test_reliability
+    "pooled_classifier",  # test_blending
     "serving_default",  # test_reliability
 }
 

@@ -4,12 +4,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from sklearn.model_selection import StratifiedKFold
+from test_explain import hand_ngram_attributions
 from test_ngram import make_texts
 
+from keyword_data import keyword_dataset
+from plain_tensorflow import serve_in_plain_tensorflow
 from transformer_kit.blending import NgramFitter, pooled_ngram_weight, validation_split
+from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import ModelConfig, TrainingConfig
 from transformer_kit.encoders import ScratchTransformer, build_member
-from transformer_kit.inference import CompiledScorer, build_inference_model
+from transformer_kit.explanations import TextExplainer
+from transformer_kit.inference import (
+    CompiledScorer,
+    blend_weights_of,
+    build_inference_model,
+    members_of,
+    ngram_of,
+    preprocessor_of,
+)
 from transformer_kit.ngram import (
     choose_ngram_weight,
     cross_validated_ngram_probabilities,
@@ -118,3 +130,38 @@ def test_pooled_weight_is_chosen_on_every_members_held_out_rows(rows, monkeypatc
     expected = choose_ngram_weight(transformer, np.concatenate([ngram_of_row[r] for r in splits]),
                                    np.concatenate([ids[r] for r in splits]), one_standard_error=True)
     assert weight == expected
+
+
+@pytest.fixture(scope="module")
+def pooled_classifier():
+    """A tiny default classifier fitted without validation data: its weight comes from `pooled_ngram_weight`."""
+    texts, labels = keyword_dataset(240)
+    classifier = TextClassifier(epochs=2, ensemble_size=2, embed_dim=16, num_heads=2, ff_dim=32, verbose=0)
+    return classifier.fit(texts, labels), texts, labels
+
+
+def test_default_fit_uses_the_pooled_weight(pooled_classifier):
+    classifier, texts, labels = pooled_classifier
+    model, config = classifier.model_, classifier.training_config_
+    ids = np.array([list(classifier.classes_).index(label) for label in labels])
+    fitter = NgramFitter(2, preprocessor_of(model).split_mode, config)
+    weight, _ = pooled_ngram_weight(preprocessor_of(model), members_of(model), texts, ids, labels, fitter)
+    assert blend_weights_of(model) == pytest.approx([(1 - weight) / 2, (1 - weight) / 2, weight])
+
+
+def test_export_of_the_pooled_blend_equals_predict_proba_and_explains_the_ngram_part_exactly(pooled_classifier,
+                                                                                             tmp_path):
+    classifier, _, _ = pooled_classifier
+    texts = ["a wonderful film", "dreadful plot and cast", "", "the the the", "unseen words only"]
+    served, _ = serve_in_plain_tensorflow(classifier.export(tmp_path / "model"), texts, tmp_path)
+    np.testing.assert_allclose(served["probabilities"], classifier.predict_proba(texts).to_numpy(), atol=1e-6)
+    # The n-gram part of an explanation: the branch's own contributions, computed by hand, times its weight.
+    model = classifier.model_
+    ngram = ngram_of(model)
+    ngram_only = build_inference_model(preprocessor_of(model), [], ngram)
+    explainer = TextExplainer(ngram_only, steps=32)
+    for text in texts[:2]:
+        target = 1
+        out = explainer.function(tf.constant([text]), tf.constant([target]))
+        expected = hand_ngram_attributions(ngram, text, target)
+        np.testing.assert_allclose(out["attributions"].numpy()[0, : len(expected)], expected, atol=2e-6)
