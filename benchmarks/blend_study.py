@@ -5,9 +5,10 @@ transformer's probabilities on every training and test text, the rows each
 one held out, and the n-gram branch's test probabilities. `compare` then
 tries blend-weight policies on them in seconds: the weight chosen on
 transformer 1's held-out split (the old default), on every member's
-held-out rows pooled with out-of-fold n-gram probabilities (the new
-default: the largest n-gram weight within one standard error of the lowest
-log-loss), and the best weight on test (an upper bound no policy can know).
+held-out rows pooled, each scored by an n-gram model fitted without it (the new
+default: the n-gram model alone unless the lowest-log-loss blend beats it
+by more than one standard error there), and the best weight on test (an
+upper bound no policy can know).
 
 Usage:
 
@@ -60,7 +61,8 @@ def save(args):
 
     fitter = blending.NgramFitter(len(classes), preprocessor.split_mode, cfg, classes=classes)
     began = time.monotonic()
-    blending.held_out_ngram_weight(preprocessor, members[0], data.train_texts, train_ids, data.train_labels, fitter)
+    old_weight = blending.held_out_ngram_weight(preprocessor, members[0], data.train_texts, train_ids,
+                                                data.train_labels, fitter)[0]
     old_seconds = time.monotonic() - began
     began = time.monotonic()
     blending.pooled_ngram_weight(preprocessor, members, data.train_texts, train_ids, data.train_labels, fitter)
@@ -73,7 +75,7 @@ def save(args):
         member_test=np.array(member_test), held_out=np.array(held_out), ngram_test=ngram_test,
         train_texts=np.array(data.train_texts, dtype=object), split=preprocessor.split_mode,
         num_classes=len(classes), fit_seconds=seconds, old_choice_seconds=old_seconds,
-        new_choice_seconds=new_seconds, weights=np.array(classifier.model_.get_layer(
+        new_choice_seconds=new_seconds, old_weight=old_weight, weights=np.array(classifier.model_.get_layer(
             "probabilities").blend_weights), seed=args.seed,
     )
     score = classifier.score(data.test_texts, data.test_labels)
@@ -85,35 +87,54 @@ def accuracy(probabilities, ids):
     return float((probabilities.argmax(axis=1) == ids).mean())
 
 
-def compare(args):
-    from transformer_kit.ngram import choose_ngram_weight, cross_validated_ngram_probabilities
+def pooled_ngram_probabilities(saved, rows):
+    """The n-gram model's probabilities on each member's held-out rows, as `blending.pooled_ngram_weight`
+    computes them: one fit without each member's split, each starting from the previous one."""
+    from transformer_kit.layers.probability_blend import as_class_probabilities
+    from transformer_kit.ngram import fit_ngram_classifier
 
-    print("| Set | Pooled rows | n-gram alone | Transformer 1's split: weight, accuracy | Pooled, lowest log-loss "
-          "| Pooled, one-SE rule (new default) | Best weight on test |")
+    ids, texts = saved["train_ids"], list(saved["train_texts"])
+    split, k, seed = str(saved["split"]), int(saved["num_classes"]), int(saved["seed"])
+    parts, model = [], None
+    for held_out in rows:
+        rest = np.setdiff1d(np.arange(len(ids)), held_out)
+        model = fit_ngram_classifier([texts[i] for i in rest], ids[rest], k, split=split, seed=seed, warm_start=model)
+        parts.append(np.asarray(as_class_probabilities(model(np.array([texts[i] for i in held_out], object)))))
+    return parts
+
+
+def compare(args):
+    from transformer_kit.ngram import choose_ngram_weight
+
+    print("| Set | Pooled rows | n-gram alone | Transformer 1's split (old default): weight, accuracy "
+          "| Pooled, lowest log-loss | Pooled, n-gram alone unless beaten beyond one SE (new default) "
+          "| Best weight on test |")
     print("|---|---|---|---|---|---|---|")
     for path in args.files:
         saved = np.load(path, allow_pickle=True)
         ids, test_ids, held_out = saved["train_ids"], saved["test_ids"], saved["held_out"]
         member_train, ngram_test = saved["member_train"], saved["ngram_test"]
         transformers_test = saved["member_test"].mean(axis=0)
-        texts, split, k = list(saved["train_texts"]), str(saved["split"]), int(saved["num_classes"])
-        out_of_fold = cross_validated_ngram_probabilities(texts, ids, k, split=split, seed=int(saved["seed"]))
+        rows = [np.flatnonzero(mask) for mask in held_out]
+        ngram_parts = pooled_ngram_probabilities(saved, rows)
 
         def test_accuracy(weight, transformers_test=transformers_test, ngram_test=ngram_test, test_ids=test_ids):
             return accuracy((1 - weight) * transformers_test + weight * ngram_test, test_ids)
 
-        # Old: transformer 1's split only (the n-gram model's probabilities there out of fold here, where the
-        # old default fitted one n-gram model without the split: close, not identical).
-        old = choose_ngram_weight(member_train[0][held_out[0]], out_of_fold[held_out[0]], ids[held_out[0]])
-        rows = [np.flatnonzero(mask) for mask in held_out]
-        pooled = (np.concatenate([member_train[m][r] for m, r in enumerate(rows)]),
-                  np.concatenate([out_of_fold[r] for r in rows]), np.concatenate([ids[r] for r in rows]))
+        # The old default's own choice, recorded by `save`; files saved before it was recorded get it
+        # from the same n-gram fit on transformer 1's rows (the old default fitted it cold: equal up to
+        # the solver's tolerance).
+        old = (float(saved["old_weight"]) if "old_weight" in saved else
+               choose_ngram_weight(member_train[0][rows[0]], ngram_parts[0], ids[rows[0]]))
+        pooled = (np.concatenate([member_train[m][r] for m, r in enumerate(rows)]), np.concatenate(ngram_parts),
+                  np.concatenate([ids[r] for r in rows]))
         lowest = choose_ngram_weight(*pooled)
-        one_se = choose_ngram_weight(*pooled, one_standard_error=True)
+        gated = choose_ngram_weight(*pooled, one_standard_error=True)
         grid = np.round(np.arange(0, 1.0001, 0.05), 2)
         best = max(grid, key=test_accuracy)
-        cells = [f"{w:.2f}, {test_accuracy(w):.4f}" for w in (old, lowest, one_se, best)]
-        print(f"| {Path(path).stem} | {len(pooled[2])} | {test_accuracy(1.0):.4f} | " + " | ".join(cells) + " |")
+        cells = [f"{w:.2f}, {test_accuracy(w):.4f}" for w in (old, lowest, gated, best)]
+        print(f"| {Path(path).stem} | {len(pooled[2])} | {test_accuracy(1.0):.4f} | " + " | ".join(cells) + " |",
+              flush=True)
 
 
 def main(argv=None):
