@@ -5,7 +5,7 @@ transformer's probabilities on every training and test text, the rows each
 one held out, and the n-gram branch's test probabilities. `compare` then
 tries blend-weight policies on them in seconds: the weight chosen on
 transformer 1's held-out split (the old default), on every member's
-held-out rows pooled, each scored by an n-gram model fitted without it (the new
+held-out rows pooled, each scored by an n-gram model that did not see it (the new
 default: the n-gram model alone unless the lowest-log-loss blend beats it
 by more than one standard error there), and the best weight on test (an
 upper bound no policy can know).
@@ -89,18 +89,23 @@ def accuracy(probabilities, ids):
 
 def pooled_ngram_probabilities(saved, rows):
     """The n-gram model's probabilities on each member's held-out rows, as `blending.pooled_ngram_weight`
-    computes them: one fit without each member's split, each starting from the previous one."""
+    computes them: out of fold below `CROSS_VALIDATION_BELOW` pooled rows, else from one fit without them."""
+    from transformer_kit.blending import CROSS_VALIDATION_BELOW
     from transformer_kit.layers.probability_blend import as_class_probabilities
-    from transformer_kit.ngram import fit_ngram_classifier
+    from transformer_kit.ngram import cross_validated_ngram_probabilities, fit_ngram_classifier
 
     ids, texts = saved["train_ids"], list(saved["train_texts"])
     split, k, seed = str(saved["split"]), int(saved["num_classes"]), int(saved["seed"])
-    parts, model = [], None
-    for held_out in rows:
-        rest = np.setdiff1d(np.arange(len(ids)), held_out)
-        model = fit_ngram_classifier([texts[i] for i in rest], ids[rest], k, split=split, seed=seed, warm_start=model)
-        parts.append(np.asarray(as_class_probabilities(model(np.array([texts[i] for i in held_out], object)))))
-    return parts
+    pooled = np.unique(np.concatenate(rows))
+    if sum(len(r) for r in rows) < CROSS_VALIDATION_BELOW:
+        probabilities = cross_validated_ngram_probabilities(texts, ids, k, split=split, seed=seed)
+    else:
+        rest = np.setdiff1d(np.arange(len(ids)), pooled)
+        model = fit_ngram_classifier([texts[i] for i in rest], ids[rest], k, split=split, seed=seed)
+        probabilities = np.zeros((len(ids), k))
+        probabilities[pooled] = np.asarray(as_class_probabilities(model(np.array([texts[i] for i in pooled],
+                                                                                 object))))
+    return [probabilities[r] for r in rows]
 
 
 def compare(args):
@@ -121,9 +126,8 @@ def compare(args):
         def test_accuracy(weight, transformers_test=transformers_test, ngram_test=ngram_test, test_ids=test_ids):
             return accuracy((1 - weight) * transformers_test + weight * ngram_test, test_ids)
 
-        # The old default's own choice, recorded by `save`; files saved before it was recorded get it
-        # from the same n-gram fit on transformer 1's rows (the old default fitted it cold: equal up to
-        # the solver's tolerance).
+        # The old default's own choice, recorded by `save`; files saved before it was recorded
+        # approximate it with the pooled path's n-gram probabilities on transformer 1's rows.
         old = (float(saved["old_weight"]) if "old_weight" in saved else
                choose_ngram_weight(member_train[0][rows[0]], ngram_parts[0], ids[rows[0]]))
         pooled = (np.concatenate([member_train[m][r] for m, r in enumerate(rows)]), np.concatenate(ngram_parts),

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from sklearn.model_selection import StratifiedKFold
 from test_explain import hand_ngram_attributions
 from test_ngram import make_texts
 
@@ -23,6 +24,7 @@ from transformer_kit.inference import (
 )
 from transformer_kit.ngram import (
     choose_ngram_weight,
+    cross_validated_ngram_probabilities,
     fit_ngram_classifier,
     mean_log_loss,
 )
@@ -81,36 +83,57 @@ def test_one_standard_error_rule_keeps_the_transformers_where_they_clearly_help(
     assert choose_ngram_weight(transformers, ngram, truth, one_standard_error=True) < 0.5
 
 
-def test_pooled_weight_is_chosen_on_every_members_held_out_rows():
-    texts, ids = make_texts(150, seed=7)
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_out_of_fold_probabilities_equal_a_fit_without_each_fold(num_classes):
+    texts, labels = make_texts(240, seed=6)
+    labels = labels % num_classes
+    out_of_fold = cross_validated_ngram_probabilities(texts, labels, num_classes, folds=4, seed=1)
+    # Reference: the library's own fit on each fold's other texts (its own vocabulary and TF-IDF).
+    folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=1).split(np.zeros(len(texts)), labels)
+    for fit_rows, scored_rows in folds:
+        model = fit_ngram_classifier([texts[i] for i in fit_rows], labels[fit_rows], num_classes)
+        expected = model(tf.constant([texts[i] for i in scored_rows])).numpy()
+        expected = np.hstack([1 - expected, expected]) if num_classes == 2 else expected
+        # Equal up to the solver's tolerance (the folds start from each other's weights).
+        np.testing.assert_allclose(out_of_fold[scored_rows], expected, atol=2e-2)
+
+
+def test_out_of_fold_probabilities_need_two_texts_per_class():
+    texts, labels = ["good film", "bad film", "bad plot"], np.array([1, 0, 0])
+    assert cross_validated_ngram_probabilities(texts, labels, 2) is None
+
+
+@pytest.mark.parametrize("rows", [120, 1500])  # out of fold (few pooled rows), one fit without them (many)
+def test_pooled_weight_is_chosen_on_every_members_held_out_rows(rows, monkeypatch):
+    texts, ids = make_texts(rows, seed=7)
     ids = ids % 2
     labels = [str(i) for i in ids]
     config = TrainingConfig()
+    if rows > 1000:  # keep the test small: lower the bar instead of fitting on thousands of texts
+        monkeypatch.setattr("transformer_kit.blending.CROSS_VALIDATION_BELOW", 100)
     tf.keras.utils.set_random_seed(0)
     preprocessor, _ = TextPreprocessor.adapt(texts)
     members = [build_member(ScratchTransformer(ModelConfig(embed_dim=16, num_heads=2, ff_dim=32)), preprocessor, 2,
                             f"transformer_{i}") for i in range(3)]
     fitter = NgramFitter(2, preprocessor.split_mode, config)
-    weight, last_ngram = pooled_ngram_weight(preprocessor, members, texts, ids, labels, fitter)
+    weight, warm_start = pooled_ngram_weight(preprocessor, members, texts, ids, labels, fitter)
 
-    # By hand: each member's split, scored by the member and by an n-gram model fitted without that split.
-    transformer, ngram, truth = [], [], []
-    for index, member in enumerate(members):
-        held_out = validation_split(labels, config, config.seed + index)[1]
-        rest = np.setdiff1d(np.arange(len(texts)), held_out)
+    splits = [validation_split(labels, config, config.seed + i)[1] for i in range(3)]
+    if rows < 1000:
+        assert warm_start is None
+        ngram_of_row = cross_validated_ngram_probabilities(texts, ids, 2, seed=config.seed)
+    else:
+        pooled = np.unique(np.concatenate(splits))
+        rest = np.setdiff1d(np.arange(rows), pooled)
         reference = fit_ngram_classifier([texts[i] for i in rest], ids[rest], 2)
-        held_out_texts = [texts[i] for i in held_out]
-        transformer.append(CompiledScorer(build_inference_model(preprocessor, [member]))(held_out_texts))
-        probability = reference(tf.constant(held_out_texts)).numpy()
-        ngram.append(np.hstack([1 - probability, probability]))
-        truth.append(ids[held_out])
-    assert sum(len(rows) for rows in truth) == 3 * 15
-    transformer, ngram, truth = np.concatenate(transformer), np.concatenate(ngram), np.concatenate(truth)
-    # The library's fits start from each other's weights: equal up to the solver's tolerance.
-    np.testing.assert_allclose(CompiledScorer(build_inference_model(preprocessor, [], last_ngram))(held_out_texts),
-                               ngram[-15:], atol=2e-2)
-    expected = choose_ngram_weight(transformer, ngram, truth, one_standard_error=True)
-    assert abs(weight - expected) <= 0.05
+        probability = reference(tf.constant(texts)).numpy()
+        ngram_of_row = np.hstack([1 - probability, probability])
+        assert warm_start is not None
+    transformer = np.concatenate([CompiledScorer(build_inference_model(preprocessor, [member]))(
+        [texts[i] for i in rows_]) for member, rows_ in zip(members, splits)])
+    expected = choose_ngram_weight(transformer, np.concatenate([ngram_of_row[r] for r in splits]),
+                                   np.concatenate([ids[r] for r in splits]), one_standard_error=True)
+    assert weight == expected
 
 
 @pytest.fixture(scope="module")

@@ -201,6 +201,76 @@ def fit_ngram_classifier(
     return model
 
 
+def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="word", max_tokens=150000, min_df=2,
+                                        c=10.0, class_weight=None, seed=0, folds=5):
+    """Out-of-fold class probabilities of the n-gram regression for every text.
+
+    Stratified k-fold cross-validation: each text is scored by the regression
+    `fit_ngram_classifier` would fit on the other folds (the same n-grams,
+    `min_df` and `max_tokens` counted on those folds, the same TF-IDF and
+    regularization). The texts are counted once, with every n-gram, and
+    each fold selects its own columns, so a fold costs one scikit-learn fit;
+    each starts from the previous fold's weights (the optimum is unique,
+    so only the iterations needed change).
+
+    Args:
+        texts: list of str.
+        label_ids: int array `(n,)` of class ids (single-label).
+        num_classes: int >= 2.
+        split, max_tokens, min_df, c, class_weight, seed: as for
+            `fit_ngram_classifier`.
+        folds: int; lowered to the smallest class's count.
+
+    Returns:
+        float array `(n, num_classes)`, or `None` when a class has fewer
+        than 2 texts (no stratified split possible).
+
+    Example:
+
+    >>> texts = ["good film", "great film", "bad film", "awful film"] * 5
+    >>> out_of_fold = cross_validated_ngram_probabilities(texts, np.array([1, 1, 0, 0] * 5), 2)
+    >>> out_of_fold.shape, bool((out_of_fold.argmax(axis=1) == [1, 1, 0, 0] * 5).all())
+    ((20, 2), True)
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    texts = [str(text) for text in texts]
+    label_ids = np.asarray(label_ids)
+    smallest_class = int(np.bincount(label_ids, minlength=num_classes)[np.unique(label_ids)].min())
+    folds = min(folds, smallest_class)
+    if folds < 2:
+        return None
+    counter = make_text_vectorizer(
+        texts, max_tokens=None, split=split, ngrams=2, output_mode="count", sparse=True, name="ngram_counter_full"
+    )
+    counts = _sparse_counts(counter, texts, len(counter.get_vocabulary()))[:, 1:]  # columns by frequency
+    out_of_fold = np.zeros((len(texts), num_classes))
+    previous = None  # (global columns, coef_, intercept_) of the last fold, to start the next one
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(texts)), label_ids)
+    for fit_rows, scored_rows in splits:
+        fold_counts = counts[fit_rows]
+        document_frequency = np.bincount(fold_counts.indices, minlength=counts.shape[1])
+        kept = np.flatnonzero(document_frequency >= min_df)
+        if kept.size == 0:
+            kept = np.flatnonzero(document_frequency > 0)
+        kept = kept[: max_tokens - 1]
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(fold_counts[:, kept])
+        regression = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight, random_state=seed,
+                                        warm_start=previous is not None)
+        if previous is not None:
+            columns, coef, intercept = previous
+            start = np.zeros((coef.shape[0], kept.size))
+            position = np.searchsorted(kept, columns)
+            shared = (position < kept.size) & (kept[np.minimum(position, kept.size - 1)] == columns)
+            start[:, position[shared]] = coef[:, shared]
+            regression.coef_, regression.intercept_ = start, intercept
+        regression.fit(tfidf.transform(fold_counts[:, kept]), label_ids[fit_rows])
+        previous = kept, regression.coef_, regression.intercept_
+        scored = regression.predict_proba(tfidf.transform(counts[scored_rows][:, kept]))
+        out_of_fold[np.ix_(scored_rows, regression.classes_)] = scored
+    return out_of_fold
+
+
 def _fit_one_vs_rest(features, indicator, c, seed, initial=None, n_jobs=None):
     """`(coef_ (labels, features), intercept_ (labels,))` of one binary regression per label.
 
