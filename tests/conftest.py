@@ -53,6 +53,7 @@ SLOW_FIXTURES = {
     "fitted",  # test_reliability
     "saved_run",  # test_reliability, test_explain
     "multilabel_classifier",  # test_multilabel
+    "pooled_classifier",  # test_blending
     "serving_default",  # test_reliability
     "served_classifier",  # test_serving
     "backbone_run",  # test_backbones

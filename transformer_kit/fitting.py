@@ -212,7 +212,13 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
     weight, warm_starts, held_out = cfg.ngram_weight, (None, None), None
     choose_on_validation = weight == "auto" and (validation is not None or streamed)
     judge_on_split = weight == "auto" or cfg.multi_label or fitter.unlabeled is not None
-    if judge_on_split and validation is None and not streamed:
+    pooled = None
+    if weight == "auto" and validation is None and not streamed and not cfg.multi_label and fitter.unlabeled is None:
+        pooled = blending.pooled_ngram_weight(prepared.preprocessor, members, prepared.ngram_texts,
+                                              prepared.ngram_ids, prepared.ngram_labels, fitter)
+    if pooled is not None:
+        weight, warm_starts = pooled[0], (pooled[1], None)
+    elif judge_on_split and validation is None and not streamed:
         weight, warm_starts, rows, blended = blending.held_out_ngram_weight(
             prepared.preprocessor, members[0], prepared.ngram_texts, prepared.ngram_ids, prepared.ngram_labels,
             fitter,

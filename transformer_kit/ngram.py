@@ -201,6 +201,76 @@ def fit_ngram_classifier(
     return model
 
 
+def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="word", max_tokens=150000, min_df=2,
+                                        c=10.0, class_weight=None, seed=0, folds=5):
+    """Out-of-fold class probabilities of the n-gram regression for every text.
+
+    Stratified k-fold cross-validation: each text is scored by the regression
+    `fit_ngram_classifier` would fit on the other folds (the same n-grams,
+    `min_df` and `max_tokens` counted on those folds, the same TF-IDF and
+    regularization). The texts are counted once, with every n-gram, and
+    each fold selects its own columns, so a fold costs one scikit-learn fit;
+    each starts from the previous fold's weights (the optimum is unique,
+    so only the iterations needed change).
+
+    Args:
+        texts: list of str.
+        label_ids: int array `(n,)` of class ids (single-label).
+        num_classes: int >= 2.
+        split, max_tokens, min_df, c, class_weight, seed: as for
+            `fit_ngram_classifier`.
+        folds: int; lowered to the smallest class's count.
+
+    Returns:
+        float array `(n, num_classes)`, or `None` when a class has fewer
+        than 2 texts (no stratified split possible).
+
+    Example:
+
+    >>> texts = ["good film", "great film", "bad film", "awful film"] * 5
+    >>> out_of_fold = cross_validated_ngram_probabilities(texts, np.array([1, 1, 0, 0] * 5), 2)
+    >>> out_of_fold.shape, bool((out_of_fold.argmax(axis=1) == [1, 1, 0, 0] * 5).all())
+    ((20, 2), True)
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    texts = [str(text) for text in texts]
+    label_ids = np.asarray(label_ids)
+    smallest_class = int(np.bincount(label_ids, minlength=num_classes)[np.unique(label_ids)].min())
+    folds = min(folds, smallest_class)
+    if folds < 2:
+        return None
+    counter = make_text_vectorizer(
+        texts, max_tokens=None, split=split, ngrams=2, output_mode="count", sparse=True, name="ngram_counter_full"
+    )
+    counts = _sparse_counts(counter, texts, len(counter.get_vocabulary()))[:, 1:]  # columns by frequency
+    out_of_fold = np.zeros((len(texts), num_classes))
+    previous = None  # (global columns, coef_, intercept_) of the last fold, to start the next one
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(texts)), label_ids)
+    for fit_rows, scored_rows in splits:
+        fold_counts = counts[fit_rows]
+        document_frequency = np.bincount(fold_counts.indices, minlength=counts.shape[1])
+        kept = np.flatnonzero(document_frequency >= min_df)
+        if kept.size == 0:
+            kept = np.flatnonzero(document_frequency > 0)
+        kept = kept[: max_tokens - 1]
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(fold_counts[:, kept])
+        regression = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight, random_state=seed,
+                                        warm_start=previous is not None)
+        if previous is not None:
+            columns, coef, intercept = previous
+            start = np.zeros((coef.shape[0], kept.size))
+            position = np.searchsorted(kept, columns)
+            shared = (position < kept.size) & (kept[np.minimum(position, kept.size - 1)] == columns)
+            start[:, position[shared]] = coef[:, shared]
+            regression.coef_, regression.intercept_ = start, intercept
+        regression.fit(tfidf.transform(fold_counts[:, kept]), label_ids[fit_rows])
+        previous = kept, regression.coef_, regression.intercept_
+        scored = regression.predict_proba(tfidf.transform(counts[scored_rows][:, kept]))
+        out_of_fold[np.ix_(scored_rows, regression.classes_)] = scored
+    return out_of_fold
+
+
 def _fit_one_vs_rest(features, indicator, c, seed, initial=None, n_jobs=None):
     """`(coef_ (labels, features), intercept_ (labels,))` of one binary regression per label.
 
@@ -259,7 +329,8 @@ def _sparse_counts(sparse_counter, texts, vocabulary_size, batch_size=2048):
     return scipy.sparse.vstack(blocks).tocsr()
 
 
-def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids, grid_step=0.05):
+def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids, grid_step=0.05,
+                        one_standard_error=False):
     """The blend weight of the n-gram model that minimizes log-loss on held-out data.
 
     Where the transformers are strong (short English texts) this lands near
@@ -274,6 +345,14 @@ def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids
             (independent sigmoids), a 0/1 array `(n, labels)`, scored by
             binary cross-entropy averaged over labels.
         grid_step: spacing of the weights tried in [0, 1].
+        one_standard_error: bool. Keep the n-gram model alone (weight 1)
+            unless the lowest-log-loss blend beats it by more than one
+            standard error of the mean per-row difference in log-loss (a
+            one-standard-error rule, as in Hastie, Tibshirani & Friedman,
+            *The Elements of Statistical Learning*, 7.10, applied to the
+            paired difference): the transformers get weight only where these
+            rows show that they help beyond noise. Either way the blend
+            never scores worse than the n-gram model alone on these rows.
 
     Returns:
         float in [0, 1].
@@ -284,14 +363,39 @@ def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids
     0.0
     """
     true_ids = np.asarray(true_ids)
-    best_weight, best_loss = 0.5, np.inf
+    weights = np.round(np.arange(0.0, 1.0 + 1e-9, grid_step), 4)
+    losses = np.array([row_log_losses((1.0 - w) * transformer_probabilities + w * ngram_probabilities, true_ids)
+                       for w in weights])
+    means = losses.mean(axis=1)
     # From the middle outwards, so ties keep the weight closest to an even blend.
-    for weight in sorted(np.arange(0.0, 1.0 + 1e-9, grid_step), key=lambda w: abs(w - 0.5)):
-        blended = (1.0 - weight) * transformer_probabilities + weight * ngram_probabilities
-        loss = mean_log_loss(blended, true_ids)
-        if loss < best_loss - 1e-9:
-            best_weight, best_loss = float(round(weight, 4)), loss
-    return best_weight
+    best = _first_lowest(means, sorted(range(len(weights)), key=lambda i: abs(weights[i] - 0.5)))
+    if one_standard_error and losses.shape[1] > 1:
+        gain = losses[-1] - losses[best]  # per row: the n-gram model alone minus the best blend
+        if gain.mean() <= gain.std(ddof=1) / np.sqrt(len(gain)):
+            best = len(weights) - 1
+    return float(weights[best])
+
+
+def _first_lowest(values, order, tolerance=1e-9):
+    """The index in `order` whose value is lowest; an earlier one wins ties within `tolerance`."""
+    chosen = order[0]
+    for index in order[1:]:
+        if values[index] < values[chosen] - tolerance:
+            chosen = index
+    return chosen
+
+
+def row_log_losses(probabilities, true_ids):
+    """Negative log-likelihood of each row's true class (or labels, averaged): float array `(n,)`.
+
+    See `mean_log_loss`.
+    """
+    true_ids = np.asarray(true_ids)
+    if true_ids.ndim == 2:
+        probabilities = np.clip(probabilities, 1e-7, 1.0 - 1e-7)
+        return -np.mean(true_ids * np.log(probabilities) + (1 - true_ids) * np.log(1.0 - probabilities), axis=1)
+    chosen = probabilities[np.arange(len(true_ids)), true_ids]
+    return -np.log(np.clip(chosen, 1e-7, 1.0))
 
 
 def mean_log_loss(probabilities, true_ids):
@@ -314,9 +418,4 @@ def mean_log_loss(probabilities, true_ids):
     >>> round(mean_log_loss(np.array([[0.5, 0.5], [0.1, 0.9]]), np.array([0, 1])), 4)
     0.3993
     """
-    true_ids = np.asarray(true_ids)
-    if true_ids.ndim == 2:
-        probabilities = np.clip(probabilities, 1e-7, 1.0 - 1e-7)
-        return float(-np.mean(true_ids * np.log(probabilities) + (1 - true_ids) * np.log(1.0 - probabilities)))
-    chosen = probabilities[np.arange(len(true_ids)), true_ids]
-    return float(-np.mean(np.log(np.clip(chosen, 1e-7, 1.0))))
+    return float(np.mean(row_log_losses(probabilities, true_ids)))

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 SYSTEMS: dict[str, str] = {
     "tfidf_lr": "tfidf_lr:TfidfLogisticRegression",
     "fasttext": "fasttext_baseline:FastTextBaseline",
+    "nbsvm": "nbsvm:NaiveBayesLogisticRegression",
     "keras_io": "keras_io_transformer:KerasIoTransformer",
     "kerashub": "kerashub_stack:KerasHubStack",
     "transformer_kit": "transformer_kit_system:TransformerKitSystem",

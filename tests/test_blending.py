@@ -1,0 +1,171 @@
+"""Choosing the n-gram model's weight in the blend on held-out texts (transformer_kit.blending)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.model_selection import StratifiedKFold
+from test_explain import hand_ngram_attributions
+from test_ngram import make_texts
+
+from keyword_data import keyword_dataset
+from plain_tensorflow import serve_in_plain_tensorflow
+from transformer_kit.blending import NgramFitter, pooled_ngram_weight, validation_split
+from transformer_kit.classifier import TextClassifier
+from transformer_kit.config import ModelConfig, TrainingConfig
+from transformer_kit.encoders import ScratchTransformer, build_member
+from transformer_kit.explanations import TextExplainer
+from transformer_kit.inference import (
+    CompiledScorer,
+    blend_weights_of,
+    build_inference_model,
+    members_of,
+    ngram_of,
+    preprocessor_of,
+)
+from transformer_kit.ngram import (
+    choose_ngram_weight,
+    cross_validated_ngram_probabilities,
+    fit_ngram_classifier,
+    mean_log_loss,
+)
+from transformer_kit.preprocessor import TextPreprocessor
+
+
+def synthetic_probabilities(rows, classes, informative, seed, truth=None):
+    """`(probabilities, true ids)`: softmax of noise plus `informative` times the true class's indicator."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, classes, rows) if truth is None else truth
+    logits = rng.normal(size=(rows, classes)) + informative * np.eye(classes)[truth]
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return probabilities, truth
+
+
+def test_weight_one_is_chosen_when_the_transformers_know_nothing():
+    ngram, truth = synthetic_probabilities(400, 3, informative=3.0, seed=0)
+    uninformed = np.full_like(ngram, 1 / 3)
+    assert choose_ngram_weight(uninformed, ngram, truth) == 1.0
+
+
+@pytest.mark.parametrize("one_standard_error", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("classes", [2, 4])
+def test_chosen_blend_is_never_worse_than_the_ngram_model_on_the_rows_it_chose_on(seed, classes, one_standard_error):
+    transformers, truth = synthetic_probabilities(150, classes, informative=seed * 0.6, seed=seed)
+    noise, _ = synthetic_probabilities(150, classes, informative=0.0, seed=seed + 100)
+    ngram = 0.5 * noise + 0.5 * np.eye(classes)[truth] * (seed % 3) / 2 + 0.5 * (1 - (seed % 3) / 2) / classes
+    weight = choose_ngram_weight(transformers, ngram, truth, one_standard_error=one_standard_error)
+    blended = mean_log_loss((1 - weight) * transformers + weight * ngram, truth)
+    assert blended <= mean_log_loss(ngram, truth) + 1e-9
+    if not one_standard_error:  # the lowest log-loss on the grid, which includes the transformers alone
+        assert blended <= mean_log_loss(transformers, truth) + 1e-9
+
+
+@pytest.mark.parametrize("rows", [40, 4000])
+def test_one_standard_error_rule_keeps_the_ngram_model_alone_unless_the_blend_beats_it_beyond_noise(rows):
+    transformers, truth = synthetic_probabilities(rows, 2, informative=1.0, seed=11)
+    # The same texts, errors independent of the transformers': blending helps a little.
+    ngram, _ = synthetic_probabilities(rows, 2, informative=1.5, seed=12, truth=truth)
+    grid = np.round(np.arange(0, 1.0001, 0.05), 2)
+    losses = np.array([[-np.log(((1 - w) * t + w * g)[y]) for t, g, y in zip(transformers, ngram, truth)]
+                       for w in grid])
+    lowest = losses.mean(axis=1).argmin()
+    gain = losses[-1] - losses[lowest]
+    beyond_noise = gain.mean() > gain.std(ddof=1) / np.sqrt(rows)
+    assert choose_ngram_weight(transformers, ngram, truth) == grid[lowest] < 1.0
+    chosen = choose_ngram_weight(transformers, ngram, truth, one_standard_error=True)
+    assert chosen == (grid[lowest] if beyond_noise else 1.0)
+    assert beyond_noise == (rows == 4000)  # the same models: 40 rows cannot tell, 4,000 can
+
+
+def test_one_standard_error_rule_keeps_the_transformers_where_they_clearly_help():
+    transformers, truth = synthetic_probabilities(2000, 3, informative=4.0, seed=13)
+    ngram, _ = synthetic_probabilities(2000, 3, informative=0.5, seed=13)
+    assert choose_ngram_weight(transformers, ngram, truth, one_standard_error=True) < 0.5
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_out_of_fold_probabilities_equal_a_fit_without_each_fold(num_classes):
+    texts, labels = make_texts(240, seed=6)
+    labels = labels % num_classes
+    out_of_fold = cross_validated_ngram_probabilities(texts, labels, num_classes, folds=4, seed=1)
+    # Reference: the library's own fit on each fold's other texts (its own vocabulary and TF-IDF).
+    folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=1).split(np.zeros(len(texts)), labels)
+    for fit_rows, scored_rows in folds:
+        model = fit_ngram_classifier([texts[i] for i in fit_rows], labels[fit_rows], num_classes)
+        expected = model(tf.constant([texts[i] for i in scored_rows])).numpy()
+        expected = np.hstack([1 - expected, expected]) if num_classes == 2 else expected
+        # Equal up to the solver's tolerance (the folds start from each other's weights).
+        np.testing.assert_allclose(out_of_fold[scored_rows], expected, atol=2e-2)
+
+
+def test_out_of_fold_probabilities_need_two_texts_per_class():
+    texts, labels = ["good film", "bad film", "bad plot"], np.array([1, 0, 0])
+    assert cross_validated_ngram_probabilities(texts, labels, 2) is None
+
+
+@pytest.mark.parametrize("rows", [120, 1500])  # out of fold (few pooled rows), one fit without them (many)
+def test_pooled_weight_is_chosen_on_every_members_held_out_rows(rows, monkeypatch):
+    texts, ids = make_texts(rows, seed=7)
+    ids = ids % 2
+    labels = [str(i) for i in ids]
+    config = TrainingConfig()
+    if rows > 1000:  # keep the test small: lower the bar instead of fitting on thousands of texts
+        monkeypatch.setattr("transformer_kit.blending.CROSS_VALIDATION_BELOW", 100)
+    tf.keras.utils.set_random_seed(0)
+    preprocessor, _ = TextPreprocessor.adapt(texts)
+    members = [build_member(ScratchTransformer(ModelConfig(embed_dim=16, num_heads=2, ff_dim=32)), preprocessor, 2,
+                            f"transformer_{i}") for i in range(3)]
+    fitter = NgramFitter(2, preprocessor.split_mode, config)
+    weight, warm_start = pooled_ngram_weight(preprocessor, members, texts, ids, labels, fitter)
+
+    splits = [validation_split(labels, config, config.seed + i)[1] for i in range(3)]
+    if rows < 1000:
+        assert warm_start is None
+        ngram_of_row = cross_validated_ngram_probabilities(texts, ids, 2, seed=config.seed)
+    else:
+        pooled = np.unique(np.concatenate(splits))
+        rest = np.setdiff1d(np.arange(rows), pooled)
+        reference = fit_ngram_classifier([texts[i] for i in rest], ids[rest], 2)
+        probability = reference(tf.constant(texts)).numpy()
+        ngram_of_row = np.hstack([1 - probability, probability])
+        assert warm_start is not None
+    transformer = np.concatenate([CompiledScorer(build_inference_model(preprocessor, [member]))(
+        [texts[i] for i in rows_]) for member, rows_ in zip(members, splits)])
+    expected = choose_ngram_weight(transformer, np.concatenate([ngram_of_row[r] for r in splits]),
+                                   np.concatenate([ids[r] for r in splits]), one_standard_error=True)
+    assert weight == expected
+
+
+@pytest.fixture(scope="module")
+def pooled_classifier():
+    """A tiny default classifier fitted without validation data: its weight comes from `pooled_ngram_weight`."""
+    texts, labels = keyword_dataset(240)
+    classifier = TextClassifier(epochs=2, ensemble_size=2, embed_dim=16, num_heads=2, ff_dim=32, verbose=0)
+    return classifier.fit(texts, labels), texts, labels
+
+
+def test_default_fit_uses_the_pooled_weight(pooled_classifier):
+    classifier, texts, labels = pooled_classifier
+    model, config = classifier.model_, classifier.training_config_
+    ids = np.array([list(classifier.classes_).index(label) for label in labels])
+    fitter = NgramFitter(2, preprocessor_of(model).split_mode, config)
+    weight, _ = pooled_ngram_weight(preprocessor_of(model), members_of(model), texts, ids, labels, fitter)
+    assert blend_weights_of(model) == pytest.approx([(1 - weight) / 2, (1 - weight) / 2, weight])
+
+
+def test_export_of_the_pooled_blend_equals_predict_proba_and_explains_the_ngram_part_exactly(pooled_classifier,
+                                                                                             tmp_path):
+    classifier, _, _ = pooled_classifier
+    texts = ["a wonderful film", "dreadful plot and cast", "", "the the the", "unseen words only"]
+    served, _ = serve_in_plain_tensorflow(classifier.export(tmp_path / "model"), texts, tmp_path)
+    np.testing.assert_allclose(served["probabilities"], classifier.predict_proba(texts).to_numpy(), atol=1e-6)
+    # The n-gram part of an explanation: the branch's own contributions, computed by hand, times its weight.
+    model = classifier.model_
+    ngram = ngram_of(model)
+    ngram_only = build_inference_model(preprocessor_of(model), [], ngram)
+    explainer = TextExplainer(ngram_only, steps=32)
+    for text in texts[:2]:
+        target = 1
+        out = explainer.function(tf.constant([text]), tf.constant([target]))
+        expected = hand_ngram_attributions(ngram, text, target)
+        np.testing.assert_allclose(out["attributions"].numpy()[0, : len(expected)], expected, atol=2e-6)
