@@ -44,11 +44,32 @@ def _positive_int(text):
     return value
 
 
-def _setting(group, name, type_, metavar, text, choices=None, default_text=None):
+def _setting(group, name, type_, metavar, text, choices=None, default_text=None, **options):
     """Add the option of the `ModelConfig`/`TrainingConfig` field `name`.
 
     Its "Default:" sentence is written from the dataclass (and the presets
     that set it), so the help can never disagree with the code.
+
+    Args:
+        group: the parser or argument group to add the option to.
+        name: the field; the option is `--name-with-dashes`, its dest `name`.
+        type_, metavar: argparse's, unless `choices` or an `action` is given.
+        text: the help, without its "Default:" sentence.
+        choices: the values allowed, if a fixed few.
+        default_text: the default as the help states it, instead of the
+            field's; "" leaves the "Default:" sentence out (the help says it).
+        **options: more `add_argument` keywords: an `action` for a flag
+            (`store_const`, `store_true`), or the `default` argparse sets
+            when the option is left out (else `None`: "not given").
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser()
+        >>> _setting(parser, "epochs", int, "N", "Maximum epochs.")
+        >>> parser.parse_args(["--epochs", "3"]).epochs, parser.parse_args([]).epochs
+        (3, None)
+        >>> [action.help for action in parser._actions if action.dest == "epochs"]
+        ['Maximum epochs. Default: 10.']
     """
     if default_text is None:
         default_text = _format_default(_field_default(name))
@@ -57,12 +78,17 @@ def _setting(group, name, type_, metavar, text, choices=None, default_text=None)
             default_text = "from --preset (" + ", ".join(
                 f"{preset}: {_format_default(value)}" for preset, value in by_preset.items()
             ) + ")"
-    kwargs = {"choices": choices} if choices else {"type": type_, "metavar": metavar}
+    if "action" in options:  # a flag: no value to convert or name
+        kwargs = {}
+    else:
+        kwargs = {"choices": choices} if choices else {"type": type_, "metavar": metavar}
+    help_text = f"{text} Default: {default_text}." if default_text else text
     group.add_argument(
         "--" + name.replace("_", "-"),
         dest=name,
-        help=f"{text} Default: {default_text}.".replace("%", "%%"),
+        help=help_text.replace("%", "%%"),
         **kwargs,
+        **options,
     )
 
 

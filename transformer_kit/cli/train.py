@@ -89,12 +89,15 @@ def add_parser(add_command):
         "--output", metavar="DIR", help="Run directory to create. Default: runs/<data name>-<date-time>."
     )
     train.add_argument("--overwrite", action="store_true", help="Replace an existing run directory at --output.")
-    train.add_argument(
-        "--preset",
-        default=TrainingConfig.preset,
+    _setting(
+        train,
+        "preset",
+        None,
+        None,
+        "default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); "
+        "single: one transformer; ensemble: transformers averaged, no n-gram model.",
         choices=list(PRESETS),
-        help="default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); "
-        "single: one transformer; ensemble: transformers averaged, no n-gram model. Default: %(default)s.",
+        default=_field_default("preset"),  # run_train passes it on its own
     )
     hyper = train.add_argument_group("training settings")
     _setting(
@@ -117,15 +120,16 @@ def add_parser(add_command):
         choices=["balanced", "none"],
     )
     _setting(hyper, "seed", int, "N", "Random seed; the same seed gives the same model.")
-    hyper.add_argument(
-        "--multi-label",
-        dest="multi_label",
+    _setting(
+        hyper,
+        "multi_label",
+        None,
+        None,
+        "Each text may carry several labels, or none: LABEL_COLUMN holds them joined with "
+        "--label-separator (an empty cell means no label), or --label-columns names one 0/1 column per "
+        "label. Trains one sigmoid per label and chooses each label's decision threshold on held-out data.",
         action="store_const",
         const=True,
-        help="Each text may carry several labels, or none: LABEL_COLUMN holds them joined with "
-        "--label-separator (an empty cell means no label), or --label-columns names one 0/1 column per "
-        "label. Trains one sigmoid per label and chooses each label's decision threshold on held-out data. "
-        "Default: False.",
     )
     _setting(
         hyper,
@@ -249,13 +253,17 @@ def add_parser(add_command):
     _setting(model, "ff_dim", int, "N", "Feed-forward width.")
     _setting(model, "dropout", float, "RATE", "Dropout rate.")
     _setting(model, "attention_dropout", float, "RATE", "Dropout on attention probabilities.")
-    train.add_argument(
-        "--streaming",
-        action="store_true",
-        help="Read DATA in chunks instead of into memory, for files larger than memory (automatic "
+    _setting(
+        train,
+        "streaming",
+        None,
+        None,
+        "Read DATA in chunks instead of into memory, for files larger than memory (automatic "
         "above 1 GiB). The vocabulary and the n-gram model are fitted on a random sample of "
         "100,000 rows; without --validation-data, texts are held out for validation by a hash "
         "of the text; without --test-data there is no test set.",
+        default_text="",  # the field's "auto" is the text's "automatic above 1 GiB"
+        action="store_true",
     )
     train.add_argument("--tensorboard", metavar="DIR", help="Write TensorBoard logs to DIR.")
 
