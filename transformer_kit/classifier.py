@@ -266,9 +266,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._require_fitted()
         if self.multi_label:
             raise ValueError("explain() explains one predicted class; multi-label classifiers cannot be explained yet.")
-        if self.training_config_.backbone:
-            raise ValueError("explain() cannot explain a classifier with a pretrained backbone yet "
-                             f"(backbone={self.training_config_.backbone!r}).")
         texts = [X] if isinstance(X, str) else as_text_list(X)
         explainer = self._explainer
         settings = (self.model_, int(steps), baseline)
