@@ -173,8 +173,12 @@ def test_single_backbone_trains_saves_and_loads_with_equal_predictions(backbone_
     loaded = TextClassifier.load(run_dir)
     np.testing.assert_allclose(loaded.predict_proba(texts).to_numpy(), classifier.predict_proba(texts).to_numpy(),
                                atol=1e-6)
-    with pytest.raises(ValueError, match="pretrained backbone"):
-        classifier.explain(["good film"])
+    explained = classifier.explain(["The film was WONDERFUL!", "dreadful plots"], steps=16)
+    assert [result.predicted for result in explained] == classifier.predict(["The film was WONDERFUL!",
+                                                                              "dreadful plots"]).tolist()
+    assert explained[1].tokens == ["dreadful", "plot", "##s"] and explained[1].spans == [(0, 8), (9, 13), (13, 14)]
+    assert max(result.completeness_gap for result in explained) < 5e-3
+    assert explained[0].tokens[int(np.argmax(explained[0].attributions))] == "wonderful"
 
 
 def test_export_serves_raw_strings_in_plain_tensorflow_with_tensorflow_text(backbone_run, tmp_path):
@@ -182,6 +186,7 @@ def test_export_serves_raw_strings_in_plain_tensorflow_with_tensorflow_text(back
     version_dir = classifier.export(tmp_path / "export")
     metadata = json.loads((version_dir / "assets.extra" / "transformer_kit.json").read_text())
     assert metadata["load_requires"] == ["tensorflow_text"]
+    assert {"words", "word_attributions"} <= set(metadata["signatures"]["explain"]["outputs"])
     texts = [*keyword_dataset(20, seed=2)[0], "", "unknown 中文 words!!", "the " * 100]
     outputs, _ = serve_in_plain_tensorflow(version_dir, texts, tmp_path, requires=["tensorflow_text"])
     np.testing.assert_allclose(outputs["probabilities"], classifier.predict_proba(texts).to_numpy(), atol=1e-5)
@@ -203,6 +208,11 @@ def test_default_blend_with_a_backbone_trains_and_cli_trains_exports_and_predict
     (tmp_path / "texts.csv").write_text("text\na wonderful film\nthe dreadful plot\n")
     assert main(["predict", str(tmp_path / "export"), str(tmp_path / "texts.csv"), "--quiet"]) == 0
     assert "positive" in capsys.readouterr().out
+    # explain: the run directory and the export's signature, the same pieces and attributions
+    assert main(["explain", str(tmp_path / "run"), "Wonderful films", "--quiet"]) == 0
+    from_run = capsys.readouterr().out
+    assert main(["explain", str(tmp_path / "export"), "Wonderful films", "--quiet"]) == 0
+    assert capsys.readouterr().out == from_run and "##s" in from_run and "positive" in from_run
 
 
 def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_works(albert_preset, bert_preset,
@@ -217,9 +227,15 @@ def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_
     expected = chinese.predict_proba(unseen).to_numpy()
     loaded = TextClassifier.load(chinese.save(tmp_path / "run"))
     np.testing.assert_allclose(loaded.predict_proba(unseen).to_numpy(), expected, atol=1e-6)
-    outputs, _ = serve_in_plain_tensorflow(chinese.export(tmp_path / "export"), unseen, tmp_path,
+    outputs, _ = serve_in_plain_tensorflow(chinese.export(tmp_path / "export", explain_steps=4), unseen, tmp_path,
                                            requires=["tensorflow_text"])
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+    served, _ = serve_in_plain_tensorflow(tmp_path / "export" / "1", unseen, tmp_path, signature="explain",
+                                          requires=["tensorflow_text"])
+    explained = chinese.explain(unseen, steps=4)
+    for row, result in enumerate(explained):  # the SentencePiece resource is in the explain signature too
+        assert served["tokens"][row, : len(result.tokens)].tolist() == result.tokens
+        np.testing.assert_allclose(served["attributions"][row, : len(result.tokens)], result.attributions, atol=1e-4)
 
     words, topics = keyword_dataset(120, classes=("negative", "positive", "neutral"))
     sets = [label if i % 3 else f"{label}|neutral" for i, label in enumerate(topics)]

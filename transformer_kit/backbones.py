@@ -252,6 +252,9 @@ class BackbonePreprocessor(keras.layers.Layer):
 
     def pieces(self, text):
         """Ragged int32 toolkit ids `[batch, None]` of each text's pieces: no start/end token, not truncated."""
+        if not tf.executing_eagerly():  # as in call: capture a resource that exists now
+            with tf.init_scope():
+                self.renew_resources()
         pad = _special_ids(self.tokenizer)[2]
         pieces = self._tokenizer_ids(text)
         return pieces.with_flat_values(swap_ids(pieces.flat_values, pad))
