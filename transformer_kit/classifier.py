@@ -249,7 +249,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Integrated gradients over each transformer's token embeddings and
         the n-gram regression's exact linear contributions, combined with the
         blend weights (see `transformer_kit.explanations`). The SavedModel's
-        `explain` signature runs the same function.
+        `explain` signature runs the same function. With a pretrained
+        backbone the tokens are the tokenizer's pieces, the start/end
+        tokens get no attribution (they are kept at the baseline), and only
+        the zeros baseline is available (see
+        `transformer_kit.piece_explanations`).
 
         Args:
             X: sequence of str (or one str).

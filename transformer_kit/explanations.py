@@ -29,6 +29,11 @@ So per text, `sum(attributions) ~= probability(target) - baseline_probability`
 part up to the integration error of `steps` points, which each explanation
 reports as `completeness_gap`.
 
+A classifier with a pretrained KerasHub backbone is explained per tokenizer
+piece instead (integrated gradients over the backbone's token embeddings,
+the n-gram part moved onto the pieces by characters): see
+`transformer_kit.piece_explanations`.
+
 Texts longer than `sequence_length` tokens are explained as the model sees
 them: the transformers read only the first `sequence_length` tokens (their
 later tokens get no transformer attribution) while the n-gram model reads the

@@ -496,7 +496,9 @@ def _metadata(classifier, version, explain_steps=EXPLAIN_STEPS):
             "outputs": {**explanation_outputs(pieces), "label": OUTPUTS["label"]},
             "computes": "TextClassifier.explain: integrated gradients of the transformers and the "
             "n-gram model's linear contributions, blended; attributions sum to probability(label) "
-            "minus baseline_probability",
+            "minus baseline_probability" + (
+                "; with a backbone, attributions per piece plus word_attributions moved onto the pieces "
+                "overlapping each word's characters (transformer_kit.piece_explanations.combine)" if pieces else ""),
             "steps": explain_steps,
             "baseline": "zeros",
         }
