@@ -213,6 +213,8 @@ def test_default_blend_with_a_backbone_trains_and_cli_trains_exports_and_predict
     from_run = capsys.readouterr().out
     assert main(["explain", str(tmp_path / "export"), "Wonderful films", "--quiet"]) == 0
     assert capsys.readouterr().out == from_run and "##s" in from_run and "positive" in from_run
+    assert main(["evaluate", str(tmp_path / "run"), str(data), "--explain-texts", "12", "--quiet"]) == 0
+    assert (tmp_path / "run" / "evaluations" / "train" / "top_features.csv").stat().st_size > 0
 
 
 def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_works(albert_preset, bert_preset,
