@@ -315,6 +315,10 @@ def test_backbone_member_view_equals_the_member(bert_blend):
     ids = bert_blend.get_layer("preprocessor")(tf.constant(["a wonderful film", "plot", ""]))
     np.testing.assert_allclose(view.probabilities(ids, view.token_embedding(ids)).numpy()[:, 1:],
                                member(ids, training=False).numpy(), atol=1e-6)
+    from transformer_kit.explanations import TextExplainer
+
+    with pytest.raises(ValueError, match="zeros baseline only"):
+        TextExplainer(bert_blend, baseline="unknown")
 
 
 def test_backbone_integrated_gradients_are_complete_and_special_tokens_get_nothing(bert_blend):
