@@ -217,7 +217,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Integrated gradients over each transformer's token embeddings and
         the n-gram regression's exact linear contributions, combined with the
         blend weights (see `transformer_kit.explanations`). The SavedModel's
-        `explain` signature runs the same function.
+        `explain` signature runs the same function. With a pretrained
+        backbone the tokens are the tokenizer's pieces, the start/end
+        tokens get no attribution (they are kept at the baseline), and only
+        the zeros baseline is available (see
+        `transformer_kit.piece_explanations`).
 
         Args:
             X: sequence of str (or one str).
@@ -233,9 +237,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """
         self._require_fitted()
         label_kind(self).check_explainable()
-        if self.training_config_.backbone:
-            raise ValueError("explain() cannot explain a classifier with a pretrained backbone yet "
-                             f"(backbone={self.training_config_.backbone!r}).")
         texts = [X] if isinstance(X, str) else as_text_list(X)
         explainer = self._explainer
         settings = (self.model_, int(steps), baseline)
