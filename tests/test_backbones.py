@@ -7,6 +7,7 @@ check correctness (ids, masks, equalities, errors), not accuracy.
 
 import builtins
 import json
+import unicodedata
 
 import numpy as np
 import pytest
@@ -172,8 +173,12 @@ def test_single_backbone_trains_saves_and_loads_with_equal_predictions(backbone_
     loaded = TextClassifier.load(run_dir)
     np.testing.assert_allclose(loaded.predict_proba(texts).to_numpy(), classifier.predict_proba(texts).to_numpy(),
                                atol=1e-6)
-    with pytest.raises(ValueError, match="pretrained backbone"):
-        classifier.explain(["good film"])
+    explained = classifier.explain(["The film was WONDERFUL!", "dreadful plots"], steps=16)
+    assert [result.predicted for result in explained] == classifier.predict(["The film was WONDERFUL!",
+                                                                              "dreadful plots"]).tolist()
+    assert explained[1].tokens == ["dreadful", "plot", "##s"] and explained[1].spans == [(0, 8), (9, 13), (13, 14)]
+    assert max(result.completeness_gap for result in explained) < 5e-3
+    assert explained[0].tokens[int(np.argmax(explained[0].attributions))] == "wonderful"
 
 
 def test_export_serves_raw_strings_in_plain_tensorflow_with_tensorflow_text(backbone_run, tmp_path):
@@ -181,6 +186,7 @@ def test_export_serves_raw_strings_in_plain_tensorflow_with_tensorflow_text(back
     version_dir = classifier.export(tmp_path / "export")
     metadata = json.loads((version_dir / "assets.extra" / "transformer_kit.json").read_text())
     assert metadata["load_requires"] == ["tensorflow_text"]
+    assert {"words", "word_attributions"} <= set(metadata["signatures"]["explain"]["outputs"])
     texts = [*keyword_dataset(20, seed=2)[0], "", "unknown 中文 words!!", "the " * 100]
     outputs, _ = serve_in_plain_tensorflow(version_dir, texts, tmp_path, requires=["tensorflow_text"])
     np.testing.assert_allclose(outputs["probabilities"], classifier.predict_proba(texts).to_numpy(), atol=1e-5)
@@ -202,6 +208,13 @@ def test_default_blend_with_a_backbone_trains_and_cli_trains_exports_and_predict
     (tmp_path / "texts.csv").write_text("text\na wonderful film\nthe dreadful plot\n")
     assert main(["predict", str(tmp_path / "export"), str(tmp_path / "texts.csv"), "--quiet"]) == 0
     assert "positive" in capsys.readouterr().out
+    # explain: the run directory and the export's signature, the same pieces and attributions
+    assert main(["explain", str(tmp_path / "run"), "Wonderful films", "--quiet"]) == 0
+    from_run = capsys.readouterr().out
+    assert main(["explain", str(tmp_path / "export"), "Wonderful films", "--quiet"]) == 0
+    assert capsys.readouterr().out == from_run and "##s" in from_run and "positive" in from_run
+    assert main(["evaluate", str(tmp_path / "run"), str(data), "--explain-texts", "12", "--quiet"]) == 0
+    assert (tmp_path / "run" / "evaluations" / "train" / "top_features.csv").stat().st_size > 0
 
 
 def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_works(albert_preset, bert_preset,
@@ -216,9 +229,15 @@ def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_
     expected = chinese.predict_proba(unseen).to_numpy()
     loaded = TextClassifier.load(chinese.save(tmp_path / "run"))
     np.testing.assert_allclose(loaded.predict_proba(unseen).to_numpy(), expected, atol=1e-6)
-    outputs, _ = serve_in_plain_tensorflow(chinese.export(tmp_path / "export"), unseen, tmp_path,
+    outputs, _ = serve_in_plain_tensorflow(chinese.export(tmp_path / "export", explain_steps=4), unseen, tmp_path,
                                            requires=["tensorflow_text"])
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+    served, _ = serve_in_plain_tensorflow(tmp_path / "export" / "1", unseen, tmp_path, signature="explain",
+                                          requires=["tensorflow_text"])
+    explained = chinese.explain(unseen, steps=4)
+    for row, result in enumerate(explained):  # the SentencePiece resource is in the explain signature too
+        assert served["tokens"][row, : len(result.tokens)].tolist() == result.tokens
+        np.testing.assert_allclose(served["attributions"][row, : len(result.tokens)], result.attributions, atol=1e-4)
 
     words, topics = keyword_dataset(120, classes=("negative", "positive", "neutral"))
     sets = [label if i % 3 else f"{label}|neutral" for i, label in enumerate(topics)]
@@ -241,3 +260,148 @@ def test_backbone_run_resumes_from_its_backup_and_trains_streamed(bert_preset, t
     streamed = TextClassifier(streaming=True, **{**settings, "epochs": 6}).fit(str(data))
     assert "streaming" in streamed.data_report_
     assert streamed.score(*keyword_dataset(60, seed=1)) > 0.9
+
+
+# ------------------------------------------------- explanations, untrained (fast)
+
+
+def untrained_backbone_model(preset, texts, labels, members=2, ngram=True):
+    """An inference model from a preset's random backbones and a fitted n-gram model (no training: fast)."""
+    import keras
+
+    from transformer_kit.backbones import PretrainedBackbone
+    from transformer_kit.encoders import build_member
+    from transformer_kit.inference import build_inference_model
+    from transformer_kit.ngram import fit_ngram_classifier
+
+    keras.utils.set_random_seed(0)
+    encoder = PretrainedBackbone(str(preset))
+    preprocessor, _ = encoder.make_preprocessor(texts, TextClassifier()._configs()[1])
+    parts = [build_member(encoder, preprocessor, 2, f"transformer_{i}") for i in range(members)]
+    y = np.array([label in ("positive", "pos") for label in labels], int)
+    counted = fit_ngram_classifier(texts, y, 2, split=preprocessor.split_mode) if ngram else None
+    return build_inference_model(preprocessor, parts, counted)
+
+
+@pytest.fixture(scope="module")
+def bert_blend(bert_preset):
+    return untrained_backbone_model(bert_preset, *keyword_dataset(60))
+
+
+def explain_raw(model, texts, steps=32, weights=None):
+    import tensorflow as tf
+
+    from transformer_kit.explanations import TextExplainer
+    from transformer_kit.inference import with_blend_weights
+
+    model = with_blend_weights(model, weights) if weights else model
+    out = TextExplainer(model, steps=steps).function(tf.constant(texts), tf.constant([-1] * len(texts)))
+    return {key: value.numpy() for key, value in out.items()}
+
+
+def gaps(out, attributions=None):
+    attributions = out["attributions"] + 0 if attributions is None else attributions
+    target = out["probabilities"][np.arange(len(out["label_id"])), out["label_id"]]
+    return np.abs(attributions.sum(axis=1) - (target - out["baseline_probability"]))
+
+
+def test_backbone_member_view_equals_the_member(bert_blend):
+    import tensorflow as tf
+
+    from transformer_kit.piece_explanations import BackboneMemberView
+
+    member = bert_blend.get_layer("transformer_0")
+    view = BackboneMemberView(member)
+    ids = bert_blend.get_layer("preprocessor")(tf.constant(["a wonderful film", "plot", ""]))
+    np.testing.assert_allclose(view.probabilities(ids, view.token_embedding(ids)).numpy()[:, 1:],
+                               member(ids, training=False).numpy(), atol=1e-6)
+    from transformer_kit.explanations import TextExplainer
+
+    with pytest.raises(ValueError, match="zeros baseline only"):
+        TextExplainer(bert_blend, baseline="unknown")
+
+
+def test_backbone_integrated_gradients_are_complete_and_special_tokens_get_nothing(bert_blend):
+    sequence_length = bert_blend.get_layer("preprocessor").sequence_length
+    probe = [*keyword_dataset(8, seed=3)[0], "Wonderful films!!", "", "the " * (sequence_length + 4)]
+    only_backbones = explain_raw(bert_blend, probe, steps=32, weights=[0.5, 0.5, 0.0])
+    assert gaps(only_backbones).max() < 2e-3
+    vocabulary = bert_blend.get_layer("preprocessor").tokenizer.get_vocabulary()
+    tokens = only_backbones["tokens"].astype(str)
+    assert not {"[CLS]", "[SEP]", "[PAD]"} & set(tokens.ravel().tolist())  # the pieces only
+    assert tokens[-3, :5].tolist() == ["wonderful", "film", "##s", "!", "!"] and "wonderful" in vocabulary
+    assert not only_backbones["attributions"][-2].any()  # "": no piece
+    long_row = only_backbones["attributions"][-1]
+    assert only_backbones["transformer_tokens"][-1] == sequence_length - 2 and len(long_row) == sequence_length + 4
+    assert np.abs(long_row[: sequence_length - 2]).sum() > 0 and not long_row[sequence_length - 2:].any()
+
+    blended = explain_raw(bert_blend, probe, steps=32)  # the n-gram part per word
+    from transformer_kit.explanations import explain_in_batches
+
+    results = explain_in_batches(lambda text, rows: {k: v[rows] for k, v in blended.items()}, probe,
+                                 ["negative", "positive"])
+    assert max(result.completeness_gap for result in results) < 2e-3
+    assert np.abs(blended["word_attributions"]).sum() > 0
+    assert all(len(r.attributions) == len(r.tokens) == len(r.spans) for r in results)
+
+
+def test_ngram_word_contributions_are_split_over_the_pieces_by_characters(bert_blend):
+    from transformer_kit.explanations import TextExplainer
+    from transformer_kit.inference import with_blend_weights
+
+    texts = ["Wonderful films", "dreadful plots!"]
+    ngram_only = TextExplainer(with_blend_weights(bert_blend, [0.0, 0.0, 1.0]))
+    raw = explain_raw(bert_blend, texts, weights=[0.0, 0.0, 1.0])
+    results = ngram_only.explain(texts, ["negative", "positive"])
+    # "films" = "film" (4 characters) + "##s" (1): 4/5 and 1/5 of the word's contribution.
+    words = raw["word_attributions"][0]
+    assert results[0].tokens == ["wonderful", "film", "##s"]
+    np.testing.assert_allclose(results[0].attributions, [words[0], 0.8 * words[1], 0.2 * words[1]], atol=1e-7)
+    assert not raw["attributions"].any()  # the backbones weigh nothing
+    for result, row in zip(results, raw["word_attributions"]):
+        assert result.attributions.sum() == pytest.approx(row.sum(), abs=1e-6)
+        assert result.completeness_gap < 1e-5  # the n-gram part is exact
+
+
+def test_chinese_sentencepiece_pieces_line_up_with_the_text(albert_preset):
+    from transformer_kit.explanations import TextExplainer
+    from transformer_kit.piece_explanations import piece_surface
+
+    texts = ["这部电影很好看", "剧情无聊，太糟糕了", "演员很棒，我喜欢", "结局很差，不喜欢"] * 5
+    model = untrained_backbone_model(albert_preset, texts, ["pos", "neg", "pos", "neg"] * 5, members=1)
+    probe = ["这部电影很好看，演员很棒", "我不喜欢这个结局", "a wonderful 电影"]
+    results = TextExplainer(model, steps=32).explain(probe, ["neg", "pos"])
+    for text, result in zip(probe, results):
+        # A lone "▁" (a word start with no characters of its own) has no span; every other piece has its own.
+        surfaces = [piece_surface(token) for token in result.tokens]
+        assert [span is None for span in result.spans] == [not surface for surface in surfaces], result.tokens
+        spans = [span for span in result.spans if span]
+        # SentencePiece NFKC-normalizes ("，" is the piece ","): the piece stands for the text's own character.
+        normalized = [unicodedata.normalize("NFKC", text[start:end]) for start, end in spans]
+        assert normalized == [surface for surface in surfaces if surface]
+        assert "".join(text[start:end] for start, end in spans) == text.replace(" ", "")
+        assert result.completeness_gap < 2e-3
+    assert any(len(piece_surface(token)) > 1 for token in results[0].tokens)  # pieces, not characters
+
+
+def test_served_backbone_explain_signature_in_plain_tensorflow_equals_explain(bert_blend, tmp_path):
+    from transformer_kit.explanations import TextExplainer, explain_in_batches
+    from transformer_kit.export import build_archive
+
+    pytest.importorskip("tensorflow_text", reason="tensorflow-text (the hub extra) is not installed")
+    build_archive(bert_blend, ["negative", "positive"], explain_steps=3).write_out(str(tmp_path / "1"), verbose=False)
+    texts = ["The FILM was Wonderful!", "dreadful plots", "", "unknown 中文 words!!", "the " * 70]
+    served, dtypes = serve_in_plain_tensorflow(tmp_path / "1", texts, tmp_path, signature="explain",
+                                               requires=["tensorflow_text"])
+    assert [dtypes[k] for k in ("tokens", "attributions", "words", "word_attributions", "label")] == [
+        "string", "float32", "string", "float32", "string"]
+    expected = TextExplainer(bert_blend, steps=3).explain(texts, ["negative", "positive"])
+    served = {key: value.astype(object) if value.dtype.kind == "U" else value for key, value in served.items()}
+    served = {key: np.vectorize(str.encode, otypes=[object])(value) if value.dtype == object else value
+              for key, value in served.items() if key != "label"}
+    got = explain_in_batches(lambda text, rows: {k: v[rows] for k, v in served.items()}, texts,
+                             ["negative", "positive"])
+    for result, mine in zip(expected, got):
+        assert mine.tokens == result.tokens and mine.spans == result.spans
+        np.testing.assert_allclose(mine.attributions, result.attributions, atol=1e-4)
+        assert mine.baseline_probability == pytest.approx(result.baseline_probability, abs=1e-5)

@@ -250,8 +250,17 @@ class BackbonePreprocessor(keras.layers.Layer):
         """Ids of each text, start and end included, without padding, as Python lists."""
         return self._ragged_ids(tf.constant([str(text) for text in texts], tf.string), truncate).to_list()
 
-    def _ragged_ids(self, text, truncate=True):
-        start, end, pad = _special_ids(self.tokenizer)
+    def pieces(self, text):
+        """Ragged int32 toolkit ids `[batch, None]` of each text's pieces: no start/end token, not truncated."""
+        if not tf.executing_eagerly():  # as in call: capture a resource that exists now
+            with tf.init_scope():
+                self.renew_resources()
+        pad = _special_ids(self.tokenizer)[2]
+        pieces = self._tokenizer_ids(text)
+        return pieces.with_flat_values(swap_ids(pieces.flat_values, pad))
+
+    def _tokenizer_ids(self, text):
+        pad = _special_ids(self.tokenizer)[2]
         pieces = self.tokenizer(text)
         if isinstance(pieces, list):  # KerasHub tokenizers return Python lists when called eagerly
             pieces = tf.RaggedTensor.from_row_lengths(
@@ -259,7 +268,11 @@ class BackbonePreprocessor(keras.layers.Layer):
                 tf.constant([len(row) for row in pieces], tf.int64, shape=[len(pieces)]))
         elif not isinstance(pieces, tf.RaggedTensor):
             pieces = tf.RaggedTensor.from_tensor(pieces, padding=pad)
-        pieces = tf.cast(pieces, "int32")
+        return tf.cast(pieces, "int32")
+
+    def _ragged_ids(self, text, truncate=True):
+        start, end, pad = _special_ids(self.tokenizer)
+        pieces = self._tokenizer_ids(text)
         if truncate:
             pieces = pieces[:, : self.sequence_length - 2]
         rows = tf.shape(text)[0]

@@ -50,15 +50,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         preset: `"default"`, `"single"` or `"ensemble"` (3 transformers, no
             n-grams).
         text_column: name of the text column in files and DataFrames, or a
-            list of names (`["title", "body"]`) whose cells are joined, in
-            that order, with a line break (`join_text_columns`); prediction
-            on a DataFrame with those columns and the export join them the
-            same way.
+            list of names (`["title", "body"]`) whose cells are joined with a
+            line break (`join_text_columns`), in training, prediction and export.
         label_column: name of the label column.
-        encoding: str or `None` (default): the encoding of the files this
-            classifier reads (`fit`, `evaluate`), e.g. `"gb18030"`, streamed
-            files included; `None` detects it for CSV/TSV (see
-            `load_csv_dataset`) and reads other files as UTF-8.
+        encoding: the encoding of the files `fit` and `evaluate` read (e.g.
+            `"gb18030"`), or `None` (default) to detect it for CSV/TSV (see
+            `load_csv_dataset`) and read other files as UTF-8.
         verbose: 0 (silent), 1 (messages and progress bars) or 2 (messages,
             one line per epoch).
         label_separator: multi-label only: the separator between labels in
@@ -137,15 +134,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 `transformer_kit.resume`); `None` disables it.
             tensorboard_dir: write TensorBoard logs there if given.
             callbacks: extra Keras callbacks for every transformer.
-            unlabeled: texts without labels: a sequence of str; or a
-                path (str or `pathlib.Path`), or a list of `pathlib.Path`,
-                of corpus files or folders as for `transformer-kit vectors`
-                (CSV/TSV read by `text_column`); or `None`. The n-gram branch is
-                self-trained on them as `self_training` says (see
-                `transformer_kit.self_training`; the data report records
-                what was decided and why). To start the transformers from
-                word vectors learned on them, see `word_vectors`. With a
-                `teacher`, the teacher labels them instead.
+            unlabeled: texts without labels (a sequence of str, or a path or
+                list of `pathlib.Path` of corpus files or folders, as for
+                `transformer-kit vectors`), or `None`. The n-gram branch
+                self-trains on them as `self_training` says (the data report
+                says what was decided); with a `teacher`, it labels them.
             teacher: `None`, or a model to distill (a fitted `TextClassifier`,
                 a run or an export; see `transformer_kit.distillation`).
 
@@ -217,7 +210,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Integrated gradients over each transformer's token embeddings and
         the n-gram regression's exact linear contributions, combined with the
         blend weights (see `transformer_kit.explanations`). The SavedModel's
-        `explain` signature runs the same function.
+        `explain` signature runs the same function. With a pretrained
+        backbone, the tokens are its tokenizer's pieces (`piece_explanations`).
 
         Args:
             X: sequence of str (or one str).
@@ -233,9 +227,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """
         self._require_fitted()
         label_kind(self).check_explainable()
-        if self.training_config_.backbone:
-            raise ValueError("explain() cannot explain a classifier with a pretrained backbone yet "
-                             f"(backbone={self.training_config_.backbone!r}).")
         texts = [X] if isinstance(X, str) else as_text_list(X)
         explainer = self._explainer
         settings = (self.model_, int(steps), baseline)

@@ -29,6 +29,11 @@ So per text, `sum(attributions) ~= probability(target) - baseline_probability`
 part up to the integration error of `steps` points, which each explanation
 reports as `completeness_gap`.
 
+A classifier with a pretrained KerasHub backbone is explained per tokenizer
+piece instead (integrated gradients over the backbone's token embeddings,
+the n-gram part moved onto the pieces by characters): see
+`transformer_kit.piece_explanations`.
+
 Texts longer than `sequence_length` tokens are explained as the model sees
 them: the transformers read only the first `sequence_length` tokens (their
 later tokens get no transformer attribution) while the n-gram model reads the
@@ -50,6 +55,13 @@ from transformer_kit.explanation_results import Explanation, Explanations, token
 from transformer_kit.inference import blend_weights_of, members_of, ngram_of, preprocessor_of
 from transformer_kit.layers import MaskedPooling, TransformerEncoder
 from transformer_kit.layers.probability_blend import as_class_probabilities
+from transformer_kit.piece_explanations import (
+    BackboneMemberView,
+    combine,
+    is_backbone_preprocessor,
+    member_attributions,
+    special_ids,
+)
 
 BASELINES = ("zeros", "unknown")
 DEFAULT_STEPS = EXPLAIN_STEPS
@@ -61,8 +73,29 @@ _POINTS_PER_PASS = 8
 _UNKNOWN_ID = 1
 
 
-def explanation_outputs():
-    """The outputs of the explain function, described (also the export's metadata)."""
+def explanation_outputs(pieces=False):
+    """The outputs of the explain function, described (also the export's metadata).
+
+    Args:
+        pieces: bool, a classifier with a pretrained backbone: `tokens` are
+            the tokenizer's pieces with the backbone's attributions, and the
+            n-gram model's per-word part comes as `words`, `word_attributions`
+            (see `transformer_kit.piece_explanations`).
+    """
+    if pieces:
+        return {
+            "tokens": "string [batch, length]: the tokenizer's pieces (no start/end token), '' after the last.",
+            "attributions": "float32 [batch, length]: the backbone members' part of each piece's attribution "
+            "(blend weights applied); 0 after the last piece.",
+            "words": "string [batch, words]: the n-gram model's words, '' after the last.",
+            "word_attributions": "float32 [batch, words]: the n-gram model's part per word (blend weight "
+            "applied); moved onto the pieces overlapping each word's characters, attributions sum to "
+            "probability(target) minus the baseline's.",
+            "label_id": "int64 [batch]: the class explained (the predicted one unless a target is given).",
+            "probabilities": "float32 [batch, num_classes]: the inference model's probabilities.",
+            "baseline_probability": "float32 [batch]: the target's probability at the baseline.",
+            "transformer_tokens": "int64 [batch]: pieces the backbones read (at most sequence_length - 2).",
+        }
     return {
         "tokens": "string [batch, length]: the tokens as the model sees them, '' after the last.",
         "attributions": "float32 [batch, length]: each token's share of probability(target) minus "
@@ -114,12 +147,25 @@ class TextExplainer:
         if int(steps) < 1:
             raise ValueError(f"`steps` must be a positive int; got steps={steps!r}.")
         self.model, self.steps, self.baseline = model, int(steps), baseline
-        self.members = [_MemberView(member) for member in members_of(model)]
         self.ngram = ngram_of(model)
         self.weights = blend_weights_of(model)
         # An n-gram-only model has no token ids, hence no preprocessor, and
         # reads every token.
-        self.preprocessor = preprocessor_of(model) if self.members else None
+        self.preprocessor = preprocessor_of(model) if members_of(model) else None
+        # A pretrained backbone: attributions per tokenizer piece (see piece_explanations).
+        self.pieces = is_backbone_preprocessor(self.preprocessor)
+        if self.pieces and baseline != "zeros":
+            raise ValueError(f"A classifier with a pretrained backbone is explained from the zeros baseline only; "
+                             f"got baseline={baseline!r}.")
+        if self.pieces:
+            from transformer_kit.backbones import _special_ids
+
+            pad = _special_ids(self.preprocessor.tokenizer)[2]
+            self.members = [BackboneMemberView(member, pad) for member in members_of(model)]
+            self.keep_ids = [0] + [i for i in special_ids(self.preprocessor) if i is not None]
+            self.piece_vocabulary = tf.constant(self.preprocessor.get_vocabulary())
+        else:
+            self.members = [_MemberView(member) for member in members_of(model)]
         split_mode = (self.preprocessor or self.ngram).split_mode
         self.standardize = STANDARDIZERS[split_mode]
         # The n-gram counter's own vocabulary, as a lookup from n-gram to its
@@ -169,6 +215,8 @@ class TextExplainer:
     # ------------------------------------------------------------- graph
 
     def _explain(self, text, target):
+        if self.pieces:
+            return self._explain_pieces(text, target)
         probabilities = self.model(text, training=False)
         predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         target = tf.where(target >= 0, target, predicted)
@@ -196,6 +244,43 @@ class TextExplainer:
             "baseline_probability": baseline_probability,
             "transformer_tokens": tf.minimum(tokens.row_lengths(), self._tokens_read()),
         }
+
+    def _explain_pieces(self, text, target):
+        """`_explain` for a backbone: the members' part per piece, the n-gram part per word."""
+        probabilities = self.model(text, training=False)
+        predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        target = tf.where(target >= 0, target, predicted)
+        pieces = self.preprocessor.pieces(text)  # ragged [batch, None], untruncated
+        width = tf.cast(pieces.bounding_shape()[1], tf.int32)
+        token_ids = self.preprocessor(text)  # start, pieces (truncated), end, padding
+        # The first piece's column in token_ids: 1 after a start token.
+        first = 1 if self.keep_ids[1:] and special_ids(self.preprocessor)[0] is not None else 0
+        attributions = tf.zeros([tf.shape(text)[0], width])
+        baseline_probability = tf.zeros([tf.shape(text)[0]])
+        for weight, member in zip(self.weights, self.members):
+            if weight > 0:
+                part, part_baseline = member_attributions(member, token_ids, target, self.steps,
+                                                          _integration_points, _target_column, self.keep_ids)
+                attributions += weight * _fit_width(part[:, first:], width)
+                baseline_probability += weight * part_baseline
+        outputs = {
+            "tokens": pieces.with_flat_values(tf.gather(self.piece_vocabulary, pieces.flat_values))
+            .to_tensor(default_value=""),
+            "attributions": attributions,
+            "label_id": tf.cast(target, tf.int64),
+            "probabilities": probabilities,
+            "transformer_tokens": tf.minimum(pieces.row_lengths(), self._tokens_read() - 2),
+        }
+        words = tf.strings.split(self.standardize(text))
+        word_width = tf.cast(words.bounding_shape()[1], tf.int32)
+        word_attributions = tf.zeros([tf.shape(text)[0], word_width])
+        if self.ngram is not None and self.weights[-1] > 0:
+            part, part_baseline = self._ngram_attributions(text, words, target, word_width)
+            word_attributions += self.weights[-1] * part
+            baseline_probability += self.weights[-1] * part_baseline
+        # Always present (zeros without an n-gram model): they also mark the outputs as pieces.
+        outputs.update(words=words.to_tensor(default_value=""), word_attributions=word_attributions)
+        return {**outputs, "baseline_probability": baseline_probability}
 
     def _tokens_read(self):
         if self.preprocessor is None:
@@ -395,14 +480,18 @@ def _target_ids(target, classes, count):
 
 
 def _explanation(text, row, classes):
-    # Whitespace splitting gives no empty token, so "" is only row padding.
-    tokens = [token.decode("utf-8") for token in row["tokens"] if token]
+    if "word_attributions" in row:  # a backbone: pieces, the n-gram part moved onto them
+        tokens, spans, attributions = combine(text, row)
+    else:
+        # Whitespace splitting gives no empty token, so "" is only row padding.
+        tokens = [token.decode("utf-8") for token in row["tokens"] if token]
+        spans, attributions = token_spans(text, tokens), row["attributions"][: len(tokens)].astype(np.float64)
     label_id = int(row["label_id"])
     return Explanation(
         text=text,
         tokens=tokens,
-        spans=token_spans(text, tokens),
-        attributions=row["attributions"][: len(tokens)].astype(np.float64),
+        spans=spans,
+        attributions=attributions,
         label=classes[label_id],
         predicted=classes[int(np.argmax(row["probabilities"]))],
         probability=float(row["probabilities"][label_id]),

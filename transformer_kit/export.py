@@ -57,6 +57,7 @@ from transformer_kit.errors import RunDirectoryError
 from transformer_kit.explanations import TextExplainer, explain_in_batches, explanation_outputs
 from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
 from transformer_kit.layers.probability_blend import as_class_probabilities
+from transformer_kit.piece_explanations import is_backbone_preprocessor
 from transformer_kit.run_directory import atomic_directory
 from transformer_kit.saving import run_record
 
@@ -125,7 +126,11 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False, expla
       which is the one explained), `label_id`, `probabilities`,
       `baseline_probability` and `transformer_tokens`: the function
       `TextClassifier.explain` runs (`TextExplainer` with `explain_steps`
-      integration points and the zeros baseline).
+      integration points and the zeros baseline). With a pretrained
+      backbone, `tokens` are the tokenizer's pieces with the backbones'
+      part, and the n-gram part comes per word as `words` and
+      `word_attributions` (`ExportedPredictor.explain` moves it onto the
+      pieces by characters; see `transformer_kit.piece_explanations`).
 
     A multi-label classifier's signatures output `probabilities` (float32
     `[batch, num_labels]`), `labels` (string `[batch]`: the chosen labels
@@ -286,7 +291,7 @@ class ExportedPredictor:
                 f"{self.metadata['path']} has no explain signature (exported before transformer_kit could "
                 "explain); export the run again with `transformer-kit export`."
             )
-        names = set(explanation_outputs())  # not "label": the class names come from the metadata
+        names = set(explanation_outputs(pieces=True))  # not "label": the class names come from the metadata
         return explain_in_batches(
             lambda text, rows: {k: v for k, v in self._explain(text=text).items() if k in names},
             as_text_list(texts), self.classes, batch_size,
@@ -355,7 +360,7 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
         return with_labels(tf.add_n(parts) / float(len(parts)))
 
     # Explanations are of one predicted class: label sets get no explain signature.
-    explainer = TextExplainer(model, steps=explain_steps) if thresholds is None and _explainable(model) else None
+    explainer = TextExplainer(model, steps=explain_steps) if thresholds is None else None
 
     archive = keras.export.ExportArchive()
     # Tracking the model puts its variables and lookup tables (the
@@ -394,11 +399,6 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
     for index, resource in enumerate(getattr(preprocessor, "tracked_resources", list)()):
         setattr(archive._tf_trackable, f"tokenizer_resource_{index}", resource)
     return archive
-
-
-def _explainable(model):
-    """Whether `TextExplainer` can explain `model` (not yet one with a pretrained backbone)."""
-    return not getattr(preprocessor_of(model), "load_requires", ())
 
 
 def load_requires(model):
@@ -489,13 +489,16 @@ def _metadata(classifier, version, explain_steps=EXPLAIN_STEPS):
         # tensorflow-text registers the tokenizer's ops: import it, then tf.saved_model.load.
         metadata["load_requires"] = required
         metadata["backbone"] = classifier.training_config_.backbone
-    if not record.get("multi_label") and _explainable(classifier.model_):  # as build_archive
+    if not record.get("multi_label"):  # as build_archive
+        pieces = is_backbone_preprocessor(preprocessor_of(classifier.model_))
         metadata["signatures"][EXPLAIN_SIGNATURE] = {
             "inputs": {"text": "string [batch]: raw texts."},
-            "outputs": {**explanation_outputs(), "label": OUTPUTS["label"]},
+            "outputs": {**explanation_outputs(pieces), "label": OUTPUTS["label"]},
             "computes": "TextClassifier.explain: integrated gradients of the transformers and the "
             "n-gram model's linear contributions, blended; attributions sum to probability(label) "
-            "minus baseline_probability",
+            "minus baseline_probability" + (
+                "; with a backbone, attributions per piece plus word_attributions moved onto the pieces "
+                "overlapping each word's characters (transformer_kit.piece_explanations.combine)" if pieces else ""),
             "steps": explain_steps,
             "baseline": "zeros",
         }
