@@ -361,7 +361,7 @@ def test_stdin_lines_hold_several_text_columns_separated_by_tabs(monkeypatch, ca
         return pd.DataFrame({"a": [1.0] * len(texts), "b": [0.0] * len(texts)})
 
     predictor = cli._Predictor(np.asarray(["a", "b"], dtype=object), ["title", "body"], predict_proba)
-    monkeypatch.setattr(cli, "_load_predictor", lambda path: predictor)
+    monkeypatch.setattr(cli.predict, "_load_predictor", lambda path: predictor)  # run_predict looks it up there
     monkeypatch.setattr(sys, "stdin", io.StringIO("Storm\tHeavy rain\nno tab\n\tonly body\na\tb\tc\n\n"))
     assert cli.main(["predict", "run", "-", "--quiet"]) == 0
     assert seen == ["Storm\nHeavy rain", "no tab\n", "\nonly body", "a\nb\tc", "\n"]
