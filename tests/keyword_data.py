@@ -53,3 +53,27 @@ def keyword_frame(rows=240, classes=("sport", "weather", "money"), seed=0):
     """A `text,label` DataFrame of topic keywords ("football", "rain", "bank") in filler words."""
     texts, labels = keyword_dataset(rows, seed, classes, keywords=TOPIC_KEYWORDS, filler=TOPIC_FILLER)
     return pd.DataFrame({"text": texts, "label": labels})
+
+
+# Synonyms of the keywords that labelled texts never use: only unlabeled texts (self-training) or a
+# teacher (distillation) can teach them.
+SYNONYMS = {"positive": "superb", "negative": "awful"}
+
+
+def synonym_texts(rows, seed, with_keyword):
+    """Texts whose label shows only in a synonym ("superb"/"awful") the labelled texts never use.
+
+    With `with_keyword`, each also holds the labelled texts' keyword ("wonderful"/"dreadful"):
+    unlabeled texts like these are what teach the synonyms to a self-trained model.
+    """
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(rows):
+        label = ("negative", "positive")[i % 2]
+        words = [*rng.choice(FILLER, rng.integers(3, 10)), SYNONYMS[label]]
+        if with_keyword:
+            words.append({"positive": "wonderful", "negative": "dreadful"}[label])
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keyword_data import FILLER, TINY, TINY_CLI, keyword_dataset, write_keyword_csv
+from keyword_data import TINY, TINY_CLI, keyword_dataset, synonym_texts, write_keyword_csv
 from transformer_kit import TextClassifier, cli
 from transformer_kit.config import make_configs
 from transformer_kit.distillation import (
@@ -18,24 +18,6 @@ from transformer_kit.distillation import (
     soften,
 )
 from transformer_kit.models import build_text_classifier, compile_text_classifier
-
-SYNONYMS = {"positive": "superb", "negative": "awful"}
-
-
-def synonym_texts(rows, seed, with_keyword):
-    """Texts whose label shows only in a synonym ("superb"/"awful") the labelled texts never use;
-    with `with_keyword`, also the labelled texts' keyword ("wonderful"/"dreadful")."""
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for i in range(rows):
-        label = ("negative", "positive")[i % 2]
-        words = [*rng.choice(FILLER, rng.integers(3, 10)), SYNONYMS[label]]
-        if with_keyword:
-            words.append({"positive": "wonderful", "negative": "dreadful"}[label])
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append(label)
-    return texts, labels
 
 
 def numpy_softmax(x):

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import log_loss as sklearn_log_loss
 
-from keyword_data import FILLER, TINY, keyword_dataset
+from keyword_data import TINY, keyword_dataset, synonym_texts
 from transformer_kit import TextClassifier
 from transformer_kit.layers.probability_blend import as_class_probabilities
 from transformer_kit.ngram import fit_ngram_classifier
@@ -18,27 +18,6 @@ from transformer_kit.self_training import (
     pseudo_labels,
     read_unlabeled,
 )
-
-SYNONYMS = {"positive": "superb", "negative": "awful"}
-
-
-def synonym_texts(rows, seed, with_keyword):
-    """Texts whose label shows only in a synonym ("superb"/"awful") the labelled texts never use.
-
-    With `with_keyword`, each also holds the labelled texts' keyword ("wonderful"/"dreadful"):
-    unlabeled texts like these are what teach the synonyms to a self-trained model.
-    """
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for i in range(rows):
-        label = ("negative", "positive")[i % 2]
-        words = [*rng.choice(FILLER, rng.integers(3, 10)), SYNONYMS[label]]
-        if with_keyword:
-            words.append({"positive": "wonderful", "negative": "dreadful"}[label])
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append(label)
-    return texts, labels
 
 
 def test_read_unlabeled_drops_empty_texts_reads_corpus_files_and_samples_with_a_seed(tmp_path):
