@@ -192,6 +192,26 @@ def test_export_serves_raw_strings_in_plain_tensorflow_with_tensorflow_text(back
     np.testing.assert_allclose(outputs["probabilities"], classifier.predict_proba(texts).to_numpy(), atol=1e-5)
 
 
+def test_transformer_kit_serve_loads_a_backbone_export_and_answers_like_predict_proba(backbone_run, tmp_path):
+    pytest.importorskip("starlette", reason="the serve extra is not installed")
+    from serving_process import ServerProcess
+
+    classifier, _ = backbone_run
+    classifier.export(tmp_path / "bert")
+    server = ServerProcess(tmp_path / "bert")  # tensorflow_text is imported from the export's metadata
+    try:
+        texts = ["a wonderful film", "dreadful plots", ""]
+        status, answer = server.predict({"instances": texts}, model="bert")
+        assert status == 200, answer
+        np.testing.assert_allclose([row["probabilities"] for row in answer["predictions"]],
+                                   classifier.predict_proba(texts).to_numpy(), atol=1e-5)
+        status, answer = server.predict({"signature_name": "explain", "instances": ["dreadful plots"]}, model="bert")
+        assert status == 200, answer
+        assert [token for token in answer["predictions"][0]["tokens"] if token] == ["dreadful", "plot", "##s"]
+    finally:
+        assert server.stop() == 0
+
+
 def test_default_blend_with_a_backbone_trains_and_cli_trains_exports_and_predicts(bert_preset, tmp_path, capsys):
     texts, labels = keyword_dataset(200)
     blended = TextClassifier(backbone=str(bert_preset), **TINY_BACKBONE).fit(texts, labels)

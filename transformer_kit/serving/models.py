@@ -5,6 +5,7 @@ as TensorFlow Serving would; transformer_kit's own metadata
 (`assets.extra/transformer_kit.json`) is read when present, for the page.
 """
 
+import importlib
 import json
 import logging
 import threading
@@ -49,6 +50,11 @@ class ServedVersion:
     def __init__(self, number, path):
         self.number = number
         self.path = Path(path)
+        metadata_file = self.path / METADATA_PATH
+        self.metadata = json.loads(metadata_file.read_text()) if metadata_file.is_file() else {}
+        # A KerasHub backbone's tokenizer ops (tensorflow_text) must be registered before loading.
+        for module in self.metadata.get("load_requires", []):
+            importlib.import_module(module)
         self._loaded = tf.saved_model.load(str(self.path))  # kept alive: signatures do not own variables
         self._functions = dict(self._loaded.signatures)
         self.inputs = {name: dict(fn.structured_input_signature[1]) for name, fn in self._functions.items()}
@@ -57,8 +63,6 @@ class ServedVersion:
             for name, fn in self._functions.items()
         }
         self.signature_defs = _signature_defs(self.path)
-        metadata_file = self.path / METADATA_PATH
-        self.metadata = json.loads(metadata_file.read_text()) if metadata_file.is_file() else {}
 
     def call(self, signature, inputs):
         """Run a signature on named numpy inputs; returns its outputs as numpy arrays."""
