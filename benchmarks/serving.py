@@ -126,6 +126,20 @@ def matches(data, expected):
     return np.allclose(answer, expected, atol=1e-4)
 
 
+async def checked_request(connection, rng, texts, reference, tally):
+    """Send one random text; count its status and latency in `tally`, and whether the answer is its own."""
+    index = rng.randrange(len(texts))
+    start = time.perf_counter()
+    try:
+        status, data = await connection.request(body_of(texts[index]))
+    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+        tally.lost += 1
+        return
+    tally.add(status, time.perf_counter() - start)
+    if status == 200 and not matches(data, reference[index]):
+        tally.mismatched += 1
+
+
 async def closed_loop(port, clients, texts, reference, seconds, max_requests):
     """`clients` clients, each sending its next text once it has its answer."""
     tally, sent = Tally(), [0]
@@ -135,16 +149,7 @@ async def closed_loop(port, clients, texts, reference, seconds, max_requests):
         connection, rng = Connection(port), random.Random(seed)
         while time.perf_counter() < deadline and sent[0] < max_requests:
             sent[0] += 1
-            index = rng.randrange(len(texts))
-            start = time.perf_counter()
-            try:
-                status, data = await connection.request(body_of(texts[index]))
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
-                tally.lost += 1
-                continue
-            tally.add(status, time.perf_counter() - start)
-            if status == 200 and not matches(data, reference[index]):
-                tally.mismatched += 1
+            await checked_request(connection, rng, texts, reference, tally)
         connection.close()
 
     start = time.perf_counter()
@@ -267,16 +272,7 @@ async def faults(server, export_base, texts, reference, bad_count=1000, disconne
     async def good_client(seed):
         connection, rng = Connection(server.port), random.Random(seed)
         while not stop.is_set():
-            index = rng.randrange(len(texts))
-            start = time.perf_counter()
-            try:
-                status, data = await connection.request(body_of(texts[index]))
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
-                good.lost += 1
-                continue
-            good.add(status, time.perf_counter() - start)
-            if status == 200 and not matches(data, reference[index]):
-                good.mismatched += 1
+            await checked_request(connection, rng, texts, reference, good)
         connection.close()
 
     async def send_bad(bodies):
