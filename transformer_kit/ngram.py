@@ -201,6 +201,31 @@ def fit_ngram_classifier(
     return model
 
 
+def stratified_folds(label_ids, folds, seed=0):
+    """`(fit rows, scored rows)` of stratified `folds`-fold cross-validation, shuffled with `seed`.
+
+    `folds` is lowered to the smallest class's count; `None` when that
+    leaves fewer than 2 (a class with one text cannot be split).
+
+    Example:
+
+    >>> splits = stratified_folds(np.array([0, 1, 0, 1, 0]), 5)  # class 1 has 2 texts: 2 folds
+    >>> len(splits), sorted(int(row) for _, scored in splits for row in scored)
+    (2, [0, 1, 2, 3, 4])
+    >>> stratified_folds(np.array([0, 0, 1]), 5) is None
+    True
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    label_ids = np.asarray(label_ids)
+    smallest_class = int(np.unique(label_ids, return_counts=True)[1].min()) if len(label_ids) else 0
+    folds = min(folds, smallest_class)
+    if folds < 2:
+        return None
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(label_ids)),
+                                                                                       label_ids))
+
+
 def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="word", max_tokens=150000, min_df=2,
                                         c=10.0, class_weight=None, seed=0, folds=5):
     """Out-of-fold class probabilities of the n-gram regression for every text.
@@ -232,13 +257,10 @@ def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="wo
     >>> out_of_fold.shape, bool((out_of_fold.argmax(axis=1) == [1, 1, 0, 0] * 5).all())
     ((20, 2), True)
     """
-    from sklearn.model_selection import StratifiedKFold
-
     texts = [str(text) for text in texts]
     label_ids = np.asarray(label_ids)
-    smallest_class = int(np.bincount(label_ids, minlength=num_classes)[np.unique(label_ids)].min())
-    folds = min(folds, smallest_class)
-    if folds < 2:
+    splits = stratified_folds(label_ids, folds, seed)
+    if splits is None:
         return None
     counter = make_text_vectorizer(
         texts, max_tokens=None, split=split, ngrams=2, output_mode="count", sparse=True, name="ngram_counter_full"
@@ -246,7 +268,6 @@ def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="wo
     counts = _sparse_counts(counter, texts, len(counter.get_vocabulary()))[:, 1:]  # columns by frequency
     out_of_fold = np.zeros((len(texts), num_classes))
     previous = None  # (global columns, coef_, intercept_) of the last fold, to start the next one
-    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(texts)), label_ids)
     for fit_rows, scored_rows in splits:
         fold_counts = counts[fit_rows]
         document_frequency = np.bincount(fold_counts.indices, minlength=counts.shape[1])

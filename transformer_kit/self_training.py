@@ -26,7 +26,7 @@ from transformer_kit.data.corpus import iter_corpus_texts
 from transformer_kit.data.loading import as_text_list
 from transformer_kit.inference import LengthSortedScorer
 from transformer_kit.layers.probability_blend import as_class_probabilities
-from transformer_kit.ngram import mean_log_loss
+from transformer_kit.ngram import mean_log_loss, stratified_folds
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +175,13 @@ def cross_validated_log_losses(texts, label_ids, unlabeled, fit_ngram, pseudo_la
         of the last fold, folds)`, or `None` when a class has fewer than 2
         texts.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     label_ids = np.asarray(label_ids)
-    smallest_class = int(np.unique(label_ids, return_counts=True)[1].min()) if len(label_ids) else 0
-    folds = min(folds, smallest_class)
-    if folds < 2:
+    splits = stratified_folds(label_ids, folds, seed)
+    if splits is None:
         return None
+    folds = len(splits)
     texts = np.asarray(as_text_list(texts), dtype=object)
     totals, counts = np.zeros(2), None
-    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, label_ids)
     for fold, (fit_rows, scored_rows) in enumerate(splits, start=1):
         log.info("Self-training, cross-validation fold %d of %d", fold, folds)
         fit_texts, fit_ids = list(texts[fit_rows]), label_ids[fit_rows]
