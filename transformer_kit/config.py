@@ -351,6 +351,13 @@ class TrainingConfig:
         return self.ensemble_size
 
 
+# The settings `TextClassifier` takes by keyword (the preset is an argument of its own).
+SETTING_NAMES = tuple(
+    field.name for config in (ModelConfig, TrainingConfig) for field in dataclasses.fields(config)
+    if field.name != "preset"
+)
+
+
 def make_configs(preset="default", **overrides):
     """Build `(ModelConfig, TrainingConfig)` from a preset and keyword overrides.
 
