@@ -7,33 +7,24 @@ classifiers in `label_kinds`. Every prediction comes from one inference model
 (`model_`), strings in, probabilities out.
 """
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from transformer_kit import config as config_lib
+from transformer_kit.config import SETTING_NAMES
 from transformer_kit.data.label_sets import DEFAULT_SEPARATOR
 from transformer_kit.data.loading import as_text_list
 from transformer_kit.distribution import make_strategy
 from transformer_kit.encoders import make_encoder
-from transformer_kit.errors import RunDirectoryError
 from transformer_kit.explanations import DEFAULT_STEPS, TextExplainer
 from transformer_kit.export import export_saved_model
 from transformer_kit.fitting import fit_text_classifier
 from transformer_kit.inference import CompiledScorer
 from transformer_kit.label_kinds import label_kind
 from transformer_kit.logs import quiet_unless
-from transformer_kit.saving import load_run, save_run
+from transformer_kit.saving import load_classifier, save_run
 from transformer_kit.top_features import top_features
-
-SETTING_NAMES = tuple(
-    field.name
-    for dataclass in (config_lib.ModelConfig, config_lib.TrainingConfig)
-    for field in dataclasses.fields(dataclass)
-    if field.name != "preset"
-)
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
@@ -149,19 +140,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # First, before any TensorFlow op: a multi-worker strategy sets up the runtime.
         strategy = make_strategy(training_config.strategy)
         encoder = make_encoder(model_config, training_config)  # a backbone's errors before reading data
-        kind = label_kind(self)
-        streamed = kind.streams(X, y, training_config)
-        train = X if streamed else kind.read(X, y, "training data")
-        validation = None if validation is None else kind.read(validation, None, "validation data")
-        test = None if test is None else kind.read(test, None, "test data")
-        unlabeled, distillation = kind.texts_beyond_the_labels(unlabeled, teacher, training_config, streamed)
+        inputs = label_kind(self).fit_inputs(X, y, validation, test, unlabeled, teacher, training_config)
         with quiet_unless(self.verbose):
             result = fit_text_classifier(
-                train, validation, test, encoder, model_config, training_config,
-                strategy, verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir,
-                callbacks=callbacks, streamed=streamed, unlabeled=unlabeled, distillation=distillation,
-                columns={"text_column": self.text_column, "label_column": self.label_column,
-                         "encoding": self.encoding},
+                encoder=encoder, model_config=model_config, training_config=training_config, strategy=strategy,
+                verbose=self.verbose, backup_dir=backup_dir, tensorboard_dir=tensorboard_dir, callbacks=callbacks,
+                **inputs,
             )
         self.model_config_, self.training_config_ = model_config, training_config
         self._set_fitted(result)
@@ -228,11 +212,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._require_fitted()
         label_kind(self).check_explainable()
         texts = [X] if isinstance(X, str) else as_text_list(X)
-        explainer = self._explainer
-        settings = (self.model_, int(steps), baseline)
-        if explainer is None or (explainer.model, explainer.steps, explainer.baseline) != settings:
-            explainer = self._explainer = TextExplainer(self.model_, steps=steps, baseline=baseline)
-        return explainer.explain(texts, list(self.classes_), target=target)
+        if self._explainer is None or not self._explainer.explains(self.model_, steps, baseline):
+            self._explainer = TextExplainer(self.model_, steps=steps, baseline=baseline)
+        return self._explainer.explain(texts, list(self.classes_), target=target)
 
     def top_features(self, X, k=10, min_count=3):
         """The tokens with the largest mean attribution per predicted class over texts.
@@ -305,14 +287,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             run_dir: a directory written by `save` (or `transformer-kit train`).
             verbose: overrides the saved `verbose` if given.
         """
-        saved = load_run(run_dir)
-        classifier = cls(**{**saved.params, **({} if verbose is None else {"verbose": verbose})})
-        try:
-            classifier.model_config_, classifier.training_config_ = classifier._configs()
-        except (TypeError, ValueError) as error:
-            raise RunDirectoryError(f"{run_dir}/config.json is not a valid run configuration ({error}).") from error
-        classifier._set_fitted(saved)
-        return classifier
+        return load_classifier(cls, run_dir, verbose=verbose)
 
     def export(self, path, version=None, overwrite=False, explain_steps=config_lib.EXPLAIN_STEPS):
         """Export a TensorFlow SavedModel that takes raw strings (see `transformer_kit.export`)."""

@@ -1,9 +1,12 @@
 """Plain-data configuration of a training run, saved as JSON beside every artifact.
 
-The dataclasses here are the one source of every default: the classifier, the
-command line's help texts and the README's settings list all take their
-values from them (`tests/test_config.py` checks the README). This module
-imports neither TensorFlow nor Keras, so `transformer-kit --help` stays fast.
+The dataclasses here are the one source of every setting: the classifier, the
+command line and the README's settings list all take their names and defaults
+from them (`tests/test_config.py` checks the README), and each field carries
+the help of its `transformer-kit train` option (`setting`), from which
+`transformer_kit.cli` builds the option; a new setting is declared once, here.
+This module imports neither TensorFlow nor Keras, so `transformer-kit --help`
+stays fast.
 """
 
 import dataclasses
@@ -48,20 +51,71 @@ PRESETS = {
 }
 
 
+def setting(default, help, metavar=None, **option):
+    """A `ModelConfig`/`TrainingConfig` field with its `transformer-kit train` option.
+
+    The command line builds the option `--name-with-dashes` from this
+    (`transformer_kit.cli.options.add_setting`), and writes its "Default:"
+    sentence from `default` and the presets, so a setting is declared once,
+    here.
+
+    Args:
+        default: the field's default.
+        help: the option's help, without its "Default:" sentence.
+        metavar: the name of the option's value in the help (`"N"`); `None`
+            for choices and flags.
+        **option: how the option reads its value, when not by `type`:
+            `type` (`int`, `float` or `str`), `auto` (the value may also be
+            the word 'auto'; the text naming the other values, for the error
+            message), `choices`, `action` (`"store_const"` with `const`, or
+            `"store_true"`: a flag), `default_text` (the default as the help
+            states it; `""` leaves it out), `ungrouped` (listed with the
+            command's own options, after the settings' groups).
+
+    Returns:
+        A `dataclasses.field` whose metadata holds `help`, `metavar` and `option`.
+
+    Example:
+
+    >>> field = setting(10, "Maximum epochs.", "N", type=int)
+    >>> field.default, field.metadata["help"], field.metadata["option"]["type"]
+    (10, 'Maximum epochs.', <class 'int'>)
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "metavar": metavar, "option": option})
+
+
+def python_only(default, help):
+    """A field set from Python only (`TextClassifier(name=...)`): no command-line option.
+
+    For what is rarely changed, or about the model's shape beyond its size.
+
+    Args:
+        default: the field's default.
+        help: what the field sets.
+
+    Returns:
+        A `dataclasses.field` whose metadata holds `help` and `option=None`.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "metavar": None, "option": None})
+
+
 @dataclasses.dataclass
 class ModelConfig:
-    """Architecture of each transformer; see `build_text_classifier` for meanings."""
+    """Architecture of each transformer; see `build_text_classifier` for meanings.
 
-    embed_dim: int = 64
-    num_heads: int = 4
-    ff_dim: int = 128
-    num_layers: int = 1
-    dropout: float = 0.1
-    pooling: str = "mean"
-    activation: str = "gelu"
-    norm_first: bool = False
-    position_embedding: str = "learned"
-    attention_dropout: float | None = 0.0
+    Every field's help is in its metadata (`setting`, `python_only`).
+    """
+
+    embed_dim: int = setting(64, "Embedding width.", "N", type=int)
+    num_heads: int = setting(4, "Attention heads.", "N", type=int)
+    num_layers: int = setting(1, "Encoder blocks.", "N", type=int)
+    ff_dim: int = setting(128, "Feed-forward width.", "N", type=int)
+    dropout: float = setting(0.1, "Dropout rate.", "RATE", type=float)
+    pooling: str = python_only("mean", "How token vectors become one text vector: 'mean', 'max' or 'first'.")
+    activation: str = python_only("gelu", "Feed-forward activation, e.g. 'gelu' or 'relu'.")
+    norm_first: bool = python_only(False, "Pre-norm encoder blocks if True.")
+    position_embedding: str = python_only("learned", "Position embeddings: 'learned' or 'sinusoidal'.")
+    attention_dropout: float | None = setting(0.0, "Dropout on attention probabilities.", "RATE", type=float)
 
 
 @dataclasses.dataclass
@@ -137,42 +191,150 @@ class TrainingConfig:
             unlabeled texts get the teacher's probabilities alone.
     """
 
-    preset: str = "default"
-    epochs: int = 10
+    preset: str = setting(
+        "default",
+        "default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); "
+        "single: one transformer; ensemble: transformers averaged, no n-gram model.",
+        choices=tuple(PRESETS),
+    )
+    validation_fraction: float = setting(
+        0.1,
+        "Share of DATA each transformer holds out for early stopping when --validation-data is not given.",
+        "F",
+        type=float,
+    )
+    epochs: int = setting(10, "Maximum epochs per transformer (early stopping usually ends sooner).", "N", type=int)
     # 64 texts at 2e-3 rather than 32 at 1e-3: on CPU a step of 64 costs
     # ~1.35x a step of 32, so epochs take 30-40% less time, at equal accuracy
     # (benchmarks/RESULTS.md); 128 lost 5 points on TREC (5k texts).
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.01
-    patience: int = 2
-    validation_fraction: float = 0.1
-    class_weight: str | None = None
-    seed: int = 0
-    ensemble_size: int | str = "auto"
-    ngram_weight: float | str = "auto"
-    ngram_max_tokens: int = 150000
-    ngram_min_df: int = 2
-    ngram_c: float = 10.0
-    max_tokens: int = 20000
-    sequence_length: int | None = None
-    split: str = "auto"
-    deterministic: bool = True
-    strategy: str = "auto"
-    streaming: bool | str = "auto"
-    word_vectors: str | None = None
+    batch_size: int = setting(
+        64, "Texts per batch (the global batch when training on several devices).", "N", type=int
+    )
+    learning_rate: float = setting(
+        2e-3, "Peak AdamW learning rate (warmup, then cosine decay).", "LR", type=float
+    )
+    weight_decay: float = setting(0.01, "AdamW decoupled weight decay.", "W", type=float)
+    patience: int = python_only(2, "Epochs without validation-loss improvement before stopping.")
+    class_weight: str | None = setting(
+        None,
+        "'balanced' weights classes inversely to their frequency (imbalanced data).",
+        choices=("balanced", "none"),
+    )
+    seed: int = setting(0, "Random seed; the same seed gives the same model.", "N", type=int)
+    multi_label: bool = setting(
+        False,
+        "Each text may carry several labels, or none: LABEL_COLUMN holds them joined with "
+        "--label-separator (an empty cell means no label), or --label-columns names one 0/1 column per "
+        "label. Trains one sigmoid per label and chooses each label's decision threshold on held-out data.",
+        action="store_const",
+        const=True,
+    )
+    threshold: float | str = setting(
+        "auto",
+        "Multi-label decision threshold: 'auto' chooses one per label to maximize its F1 on held-out "
+        "data (labels with fewer than 5 held-out examples share one), or a number used for every label.",
+        "T",
+        type=float,
+        auto="a number in (0, 1)",
+    )
+    ensemble_size: int | str = setting(
+        "auto",
+        f"Number of transformers averaged, or 'auto': {AUTO_ENSEMBLE_SIZE} below "
+        f"{AUTO_ENSEMBLE_MAX_TEXTS:,} training texts, else 1.",
+        "N",
+        type=int,
+        auto="a whole number",
+    )
+    ngram_weight: float | str = setting(
+        "auto",
+        "Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data.",
+        "W",
+        type=float,
+        auto="a number in [0, 1]",
+    )
+    ngram_max_tokens: int = python_only(150000, "N-gram vocabulary cap of the TF-IDF logistic regression.")
+    ngram_min_df: int = python_only(2, "Keep only n-grams found in at least this many training texts.")
+    ngram_c: float = python_only(10.0, "Inverse L2 regularization strength of the TF-IDF logistic regression.")
+    max_tokens: int = setting(
+        20000, "Vocabulary size of the transformers, padding and unknown-word tokens included.", "N", type=int
+    )
+    sequence_length: int | None = setting(
+        None,
+        "Maximum tokens per text.",
+        "N",
+        type=int,
+        default_text="chosen from the training texts: the 95th percentile of their lengths, capped "
+        "so that large corpora of long texts still train in reasonable time",
+    )
+    split: str = setting(
+        "auto",
+        "Tokens: words and punctuation, or one token per CJK character; 'auto' picks characters for "
+        "mostly-CJK text.",
+        choices=SPLIT_MODES,
+    )
+    deterministic: bool = python_only(True, "Enable TensorFlow op determinism for repeatable runs.")
+    strategy: str = setting(
+        "auto",
+        "tf.distribute strategy: mirrored (all GPUs of this machine), multi-worker (several "
+        "machines; set TF_CONFIG on each and run the same command on all; the chief writes the "
+        "run), tpu, or none; 'auto' is mirrored when there are several GPUs.",
+        choices=STRATEGIES,
+    )
+    streaming: bool | str = setting(
+        "auto",
+        "Read DATA in chunks instead of into memory, for files larger than memory (automatic "
+        "above 1 GiB). The vocabulary and the n-gram model are fitted on a random sample of "
+        "100,000 rows; without --validation-data, texts are held out for validation by a hash "
+        "of the text; without --test-data there is no test set.",
+        action="store_true",
+        default_text="",  # the field's "auto" is the text's "automatic above 1 GiB"
+        ungrouped=True,
+    )
+    word_vectors: str | None = setting(
+        None,
+        "Word vectors that start every transformer's token embeddings (GloVe .txt, word2vec/fastText "
+        ".vec, optionally .gz); fine-tuned from there. Words without a vector start at random.",
+        "PATH",
+        type=str,
+    )
+    backbone: str | None = setting(
+        None,
+        "A pretrained KerasHub backbone instead of the scratch transformers: a preset name (downloaded "
+        "and cached by keras_hub; needs the network once) or a local directory written by save_to_preset. "
+        "Its tokenizer becomes the run's and its weights are fine-tuned (learning rate "
+        f"{BACKBONE_LEARNING_RATE:g} unless --learning-rate is given). Needs the hub extra: "
+        "pip install \"transformer_kit[hub]\". Example: --backbone presets/bert_tiny_en_uncased.",
+        "NAME_OR_DIR",
+        type=str,
+    )
     # 0.3 rather than 1: on IMDB (1,000 labels) and SST-2 with IMDB reviews
     # unlabeled, 0.851 and 0.824 against 0.849 and 0.807 at 1 (issue 13).
-    self_training: str = "auto"
-    pseudo_label_weight: float = 0.3
-    multi_label: bool = False
-    threshold: float | str = "auto"
-    backbone: str | None = None
+    self_training: str = setting(
+        "auto",
+        "With --unlabeled: refit the n-gram model on the unlabeled texts as it labels them, and keep "
+        "that only if it lowers its log-loss on held-out labelled texts (auto; under 500 labels, judged by 5-fold "
+        "cross-validation), always, or never.",
+        choices=SELF_TRAINING,
+    )
+    pseudo_label_weight: float = setting(
+        0.3, "Weight of each pseudo-labelled text in that refit (labelled texts weigh 1).", "W", type=float
+    )
     # Distillation (issue 22), 1,000 labels, default-preset teacher, `single` student: T=1 against
     # T=2 scored +1.0 (TREC), +1.3 (ChnSentiCorp), -0.9 (SST-2) points, so 1 (no softening);
     # the labels weigh as much as the teacher on labelled texts (benchmarks/RESULTS.md).
-    distill_temperature: float = 1.0
-    true_label_weight: float = 0.5
+    distill_temperature: float = setting(
+        1.0,
+        "With --teacher: temperature on the teacher's probabilities (p^(1/T), renormalised; above 1 flattens).",
+        "T",
+        type=float,
+    )
+    true_label_weight: float = setting(
+        0.5,
+        "With --teacher: weight of the true label in a labelled text's target, the teacher's probabilities "
+        "weighing the rest; unlabeled texts get the teacher's alone.",
+        "W",
+        type=float,
+    )
 
     def self_trains(self):
         """Whether unlabeled texts can teach this classifier: its n-gram branch self-trains on them.
@@ -187,6 +349,13 @@ class TrainingConfig:
         if self.ensemble_size == "auto":
             return AUTO_ENSEMBLE_SIZE if num_train < AUTO_ENSEMBLE_MAX_TEXTS else 1
         return self.ensemble_size
+
+
+# The settings `TextClassifier` takes by keyword (the preset is an argument of its own).
+SETTING_NAMES = tuple(
+    field.name for config in (ModelConfig, TrainingConfig) for field in dataclasses.fields(config)
+    if field.name != "preset"
+)
 
 
 def make_configs(preset="default", **overrides):

@@ -187,6 +187,10 @@ class TextExplainer:
             ],
         )
 
+    def explains(self, model, steps, baseline):
+        """Whether this explainer is the one `TextExplainer(model, steps, baseline)` would build (to reuse it)."""
+        return (self.model, self.steps, self.baseline) == (model, int(steps), baseline)
+
     def explain(self, texts, classes, target=None, batch_size=EXPLAIN_BATCH_SIZE):
         """Explain raw texts, in batches of similar length.
 

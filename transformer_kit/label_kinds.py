@@ -102,6 +102,31 @@ class SingleLabel:
         true_ids = label_encoder.encode(dataset.labels, source=dataset.source)
         return evaluate_probabilities(true_ids, probabilities, list(label_encoder.classes_))
 
+    def fit_inputs(self, data, labels, validation, test, unlabeled, teacher, training_config):
+        """`fit`'s data as keyword arguments of `fit_text_classifier`.
+
+        The training data is read (or, when it streams, left as paths for
+        `fit_text_classifier` to read in chunks with `columns`), then the
+        validation and test data, then the texts beyond the labels
+        (`texts_beyond_the_labels`).
+
+        Returns:
+            dict: `train`, `validation`, `test`, `streamed`, `unlabeled`,
+            `distillation` and `columns`.
+        """
+        streamed = self.streams(data, labels, training_config)
+        inputs = {
+            "train": data if streamed else self.read(data, labels, "training data"),
+            "validation": None if validation is None else self.read(validation, None, "validation data"),
+            "test": None if test is None else self.read(test, None, "test data"),
+            "streamed": streamed,
+            "columns": {"text_column": self.text_column, "label_column": self.label_column, "encoding": self.encoding},
+        }
+        inputs["unlabeled"], inputs["distillation"] = self.texts_beyond_the_labels(
+            unlabeled, teacher, training_config, streamed
+        )
+        return inputs
+
     def texts_beyond_the_labels(self, unlabeled, teacher, training_config, streamed):
         """`fit`'s `unlabeled` and `teacher` as `(unlabeled texts or None, distillation or None)`.
 

@@ -194,6 +194,31 @@ def load_run(run_dir):
     )
 
 
+def load_classifier(cls, run_dir, verbose=None):
+    """`cls.load`: a `TextClassifier` (or subclass) restored from a run directory.
+
+    Args:
+        cls: the classifier class; built from the saved parameters.
+        run_dir: a directory written by `save_run`.
+        verbose: overrides the saved `verbose` if given.
+
+    Returns:
+        The fitted classifier, its configuration resolved again from its parameters.
+
+    Raises:
+        RunDirectoryError: as `load_run`, or the saved parameters are not a
+            valid configuration.
+    """
+    saved = load_run(run_dir)
+    classifier = cls(**{**saved.params, **({} if verbose is None else {"verbose": verbose})})
+    try:
+        classifier.model_config_, classifier.training_config_ = classifier._configs()
+    except (TypeError, ValueError) as error:
+        raise RunDirectoryError(f"{run_dir}/config.json is not a valid run configuration ({error}).") from error
+    classifier._set_fitted(saved)
+    return classifier
+
+
 def read_json(path):
     """A JSON file of a run directory, or a `RunDirectoryError` that names it."""
     try:

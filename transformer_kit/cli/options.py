@@ -1,9 +1,10 @@
 """The options several commands share, and the options read from `transformer_kit.config`.
 
-Every option that sets a `ModelConfig`/`TrainingConfig` field is added with
-`_setting`, which writes its "Default:" sentence from the dataclass field (and
-the presets), so a new setting is declared once in config.py plus one
-`_setting` line in its command's module.
+Every option that sets a `ModelConfig`/`TrainingConfig` field is built by
+`add_setting` from the field's metadata (its help, value name and type, given
+by `transformer_kit.config.setting`), with a "Default:" sentence written from
+the field's default and the presets: a new setting is declared once, in
+config.py.
 """
 
 import argparse
@@ -44,59 +45,73 @@ def _positive_int(text):
     return value
 
 
-def _setting(group, name, type_, metavar, text, choices=None, default_text=None, **options):
-    """Add the option of the `ModelConfig`/`TrainingConfig` field `name`.
+def setting_fields():
+    """The fields of `ModelConfig` and `TrainingConfig`, in the order they are declared."""
+    return [field for config in (ModelConfig, TrainingConfig) for field in dataclasses.fields(config)]
 
-    Its "Default:" sentence is written from the dataclass (and the presets
-    that set it), so the help can never disagree with the code.
+
+def add_setting(group, field, default=None):
+    """Add the option of a `ModelConfig`/`TrainingConfig` field, as its metadata describes it.
+
+    The field is declared with `transformer_kit.config.setting`, which gives
+    the help and how the value is read; its "Default:" sentence is written
+    here from the field's default (and the presets that set it), so the help
+    can never disagree with the code.
 
     Args:
         group: the parser or argument group to add the option to.
-        name: the field; the option is `--name-with-dashes`, its dest `name`.
-        type_, metavar: argparse's, unless `choices` or an `action` is given.
-        text: the help, without its "Default:" sentence.
-        choices: the values allowed, if a fixed few.
-        default_text: the default as the help states it, instead of the
-            field's; "" leaves the "Default:" sentence out (the help says it).
-        **options: more `add_argument` keywords: an `action` for a flag
-            (`store_const`, `store_true`), or the `default` argparse sets
-            when the option is left out (else `None`: "not given").
+        field: a `dataclasses.Field`; the option is `--name-with-dashes`,
+            its dest the field's name.
+        default: the value argparse sets when the option is left out:
+            `None` means "not given" (the preset or the field decides).
 
     Example:
-        >>> import argparse
+        >>> import argparse, dataclasses
+        >>> from transformer_kit.config import TrainingConfig
         >>> parser = argparse.ArgumentParser()
-        >>> _setting(parser, "epochs", int, "N", "Maximum epochs.")
+        >>> epochs = next(f for f in dataclasses.fields(TrainingConfig) if f.name == "epochs")
+        >>> add_setting(parser, epochs)
         >>> parser.parse_args(["--epochs", "3"]).epochs, parser.parse_args([]).epochs
         (3, None)
         >>> [action.help for action in parser._actions if action.dest == "epochs"]
-        ['Maximum epochs. Default: 10.']
+        ['Maximum epochs per transformer (early stopping usually ends sooner). Default: 10.']
     """
+    if "help" not in field.metadata:
+        raise TypeError(f"Declare the config field {field.name!r} with config.setting(...) or config.python_only(...).")
+    option = dict(field.metadata["option"])
+    default_text = option.pop("default_text", None)
     if default_text is None:
-        default_text = _format_default(_field_default(name))
-        by_preset = {preset: values[name] for preset, values in PRESETS.items() if name in values}
-        if by_preset:
-            default_text = "from --preset (" + ", ".join(
-                f"{preset}: {_format_default(value)}" for preset, value in by_preset.items()
-            ) + ")"
-    if "action" in options:  # a flag: no value to convert or name
-        kwargs = {}
+        default_text = _default_text(field)
+    help_text = field.metadata["help"]
+    help_text = f"{help_text} Default: {default_text}." if default_text else help_text
+    kwargs = {"help": help_text.replace("%", "%%")}
+    if default is not None:
+        kwargs["default"] = default
+    if "action" in option:  # a flag: no value to convert or name
+        kwargs.update(action=option["action"], **({"const": option["const"]} if "const" in option else {}))
+    elif "choices" in option:
+        kwargs["choices"] = list(option["choices"])
     else:
-        kwargs = {"choices": choices} if choices else {"type": type_, "metavar": metavar}
-    help_text = f"{text} Default: {default_text}." if default_text else text
-    group.add_argument(
-        "--" + name.replace("_", "-"),
-        dest=name,
-        help=help_text.replace("%", "%%"),
-        **kwargs,
-        **options,
-    )
+        convert = option["type"]
+        kwargs.update(type=_auto_or(convert, option["auto"]) if "auto" in option else convert,
+                      metavar=field.metadata["metavar"])
+    group.add_argument("--" + field.name.replace("_", "-"), dest=field.name, **kwargs)
+
+
+def _default_text(field):
+    """The default as the help states it: the field's, or each preset's when presets set it."""
+    by_preset = {preset: values[field.name] for preset, values in PRESETS.items() if field.name in values}
+    if not by_preset:
+        return _format_default(field.default)
+    return "from --preset (" + ", ".join(
+        f"{preset}: {_format_default(value)}" for preset, value in by_preset.items()
+    ) + ")"
 
 
 def _field_default(name):
-    for config in (ModelConfig, TrainingConfig):
-        for field in dataclasses.fields(config):
-            if field.name == name:
-                return field.default
+    for field in setting_fields():
+        if field.name == name:
+            return field.default
     raise KeyError(f"{name} is not a field of ModelConfig or TrainingConfig")
 
 
@@ -116,10 +131,6 @@ def _auto_or(convert, expected):
             raise argparse.ArgumentTypeError(f"expected 'auto' or {expected}, got {value!r}") from None
 
     return parse
-
-
-_int_or_auto = _auto_or(int, "a whole number")
-_weight = _auto_or(float, "a number in [0, 1]")
 
 
 def _add_scoring_arguments(parser, data, output_help, labels, run_help=None):

@@ -10,26 +10,13 @@ from pathlib import Path
 
 from transformer_kit.cli.options import (
     _add_column_arguments,
-    _auto_or,
     _field_default,
-    _int_or_auto,
     _positive_int,
-    _setting,
     _text_column,
-    _weight,
+    add_setting,
+    setting_fields,
 )
-from transformer_kit.config import (
-    AUTO_ENSEMBLE_MAX_TEXTS,
-    AUTO_ENSEMBLE_SIZE,
-    BACKBONE_LEARNING_RATE,
-    PRESETS,
-    SELF_TRAINING,
-    SPLIT_MODES,
-    STRATEGIES,
-    ModelConfig,
-    TrainingConfig,
-    make_configs,
-)
+from transformer_kit.config import ModelConfig, TrainingConfig, make_configs
 
 DEFAULT_TEST_FRACTION = 0.1
 
@@ -66,6 +53,13 @@ def add_parser(add_command):
         ),
         epilog=TRAIN_EXAMPLES,
     )
+    _add_data_options(train)
+    _add_settings(train)
+    train.add_argument("--tensorboard", metavar="DIR", help="Write TensorBoard logs to DIR.")
+
+
+def _add_data_options(train):
+    """DATA, its columns, the validation and test data, and the run directory."""
     train.add_argument(
         "data", nargs="+", metavar="DATA", help="Training file(s) (CSV/TSV/JSON Lines/Parquet) or folder(s)."
     )
@@ -89,122 +83,39 @@ def add_parser(add_command):
         "--output", metavar="DIR", help="Run directory to create. Default: runs/<data name>-<date-time>."
     )
     train.add_argument("--overwrite", action="store_true", help="Replace an existing run directory at --output.")
-    _setting(
-        train,
-        "preset",
-        None,
-        None,
-        "default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); "
-        "single: one transformer; ensemble: transformers averaged, no n-gram model.",
-        choices=list(PRESETS),
-        default=_field_default("preset"),  # run_train passes it on its own
-    )
-    hyper = train.add_argument_group("training settings")
-    _setting(
-        hyper,
-        "validation_fraction",
-        float,
-        "F",
-        "Share of DATA each transformer holds out for early stopping when --validation-data is not given.",
-    )
-    _setting(hyper, "epochs", int, "N", "Maximum epochs per transformer (early stopping usually ends sooner).")
-    _setting(hyper, "batch_size", int, "N", "Texts per batch (the global batch when training on several devices).")
-    _setting(hyper, "learning_rate", float, "LR", "Peak AdamW learning rate (warmup, then cosine decay).")
-    _setting(hyper, "weight_decay", float, "W", "AdamW decoupled weight decay.")
-    _setting(
-        hyper,
-        "class_weight",
-        None,
-        None,
-        "'balanced' weights classes inversely to their frequency (imbalanced data).",
-        choices=["balanced", "none"],
-    )
-    _setting(hyper, "seed", int, "N", "Random seed; the same seed gives the same model.")
-    _setting(
-        hyper,
-        "multi_label",
-        None,
-        None,
-        "Each text may carry several labels, or none: LABEL_COLUMN holds them joined with "
-        "--label-separator (an empty cell means no label), or --label-columns names one 0/1 column per "
-        "label. Trains one sigmoid per label and chooses each label's decision threshold on held-out data.",
-        action="store_const",
-        const=True,
-    )
-    _setting(
-        hyper,
-        "threshold",
-        _auto_or(float, "a number in (0, 1)"),
-        "T",
-        "Multi-label decision threshold: 'auto' chooses one per label to maximize its F1 on held-out "
-        "data (labels with fewer than 5 held-out examples share one), or a number used for every label.",
-    )
-    _setting(
-        hyper,
-        "ensemble_size",
-        _int_or_auto,
-        "N",
-        f"Number of transformers averaged, or 'auto': {AUTO_ENSEMBLE_SIZE} below "
-        f"{AUTO_ENSEMBLE_MAX_TEXTS:,} training texts, else 1.",
-    )
-    _setting(
-        hyper,
-        "ngram_weight",
-        _weight,
-        "W",
-        "Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data.",
-    )
-    _setting(
-        hyper, "max_tokens", int, "N", "Vocabulary size of the transformers, padding and unknown-word tokens included."
-    )
-    _setting(
-        hyper,
-        "sequence_length",
-        int,
-        "N",
-        "Maximum tokens per text.",
-        default_text="chosen from the training texts: the 95th percentile of their lengths, capped "
-        "so that large corpora of long texts still train in reasonable time",
-    )
-    _setting(
-        hyper,
-        "split",
-        None,
-        None,
-        "Tokens: words and punctuation, or one token per CJK character; 'auto' picks characters for "
-        "mostly-CJK text.",
-        choices=list(SPLIT_MODES),
-    )
-    _setting(
-        hyper,
-        "strategy",
-        None,
-        None,
-        "tf.distribute strategy: mirrored (all GPUs of this machine), multi-worker (several "
-        "machines; set TF_CONFIG on each and run the same command on all; the chief writes the "
-        "run), tpu, or none; 'auto' is mirrored when there are several GPUs.",
-        choices=list(STRATEGIES),
-    )
-    _setting(
-        hyper,
-        "word_vectors",
-        str,
-        "PATH",
-        "Word vectors that start every transformer's token embeddings (GloVe .txt, word2vec/fastText "
-        ".vec, optionally .gz); fine-tuned from there. Words without a vector start at random.",
-    )
-    _setting(
-        hyper,
-        "backbone",
-        str,
-        "NAME_OR_DIR",
-        "A pretrained KerasHub backbone instead of the scratch transformers: a preset name (downloaded "
-        "and cached by keras_hub; needs the network once) or a local directory written by save_to_preset. "
-        "Its tokenizer becomes the run's and its weights are fine-tuned (learning rate "
-        f"{BACKBONE_LEARNING_RATE:g} unless --learning-rate is given). Needs the hub extra: "
-        "pip install \"transformer_kit[hub]\". Example: --backbone presets/bert_tiny_en_uncased.",
-    )
-    hyper.add_argument(
+
+
+def _add_settings(train):
+    """An option for every `ModelConfig`/`TrainingConfig` field declared with `config.setting`.
+
+    In the order of config.py: --preset first (the others' defaults come from
+    it), then the "training settings" and "model size" groups, then the
+    settings listed with the command's own options (`ungrouped`). The
+    command's options about unlabeled texts and a teacher go before the
+    settings that need them (`_OPTIONS_BEFORE`).
+    """
+    preset = next(field for field in dataclasses.fields(TrainingConfig) if field.name == "preset")
+    add_setting(train, preset, default=preset.default)  # run_train passes it on its own
+    groups = {TrainingConfig: train.add_argument_group("training settings"),
+              ModelConfig: train.add_argument_group("model size")}
+    ungrouped = []
+    for config, group in groups.items():
+        for field in dataclasses.fields(config):
+            option = field.metadata.get("option", {})  # a field without metadata: add_setting names the fix
+            if option is None or field is preset:
+                continue  # set from Python only
+            if option.get("ungrouped"):
+                ungrouped.append(field)
+                continue
+            if field.name in _OPTIONS_BEFORE:
+                _OPTIONS_BEFORE[field.name](group)
+            add_setting(group, field)
+    for field in ungrouped:
+        add_setting(train, field)
+
+
+def _add_unlabeled_options(group):
+    group.add_argument(
         "--unlabeled",
         nargs="+",
         metavar="CORPUS",
@@ -213,7 +124,7 @@ def add_parser(add_command):
         "transformers start from them, as with --word-vectors (needs gensim: the 'vectors' extra). The "
         "n-gram model is also self-trained on them (see --self-training).",
     )
-    hyper.add_argument(
+    group.add_argument(
         "--vector-workers",
         type=_positive_int,
         metavar="N",
@@ -221,19 +132,10 @@ def add_parser(add_command):
         "bit for bit, taking about 1.5 times as long on 2 cores; more threads update the vectors in a timing-dependent "
         "order. Default: every core.",
     )
-    _setting(
-        hyper,
-        "self_training",
-        None,
-        None,
-        "With --unlabeled: refit the n-gram model on the unlabeled texts as it labels them, and keep "
-        "that only if it lowers its log-loss on held-out labelled texts (auto; under 500 labels, judged by 5-fold "
-        "cross-validation), always, or never.",
-        choices=list(SELF_TRAINING),
-    )
-    _setting(hyper, "pseudo_label_weight", float, "W",
-             "Weight of each pseudo-labelled text in that refit (labelled texts weigh 1).")
-    hyper.add_argument(
+
+
+def _add_teacher_option(group):
+    group.add_argument(
         "--teacher",
         metavar="RUN_OR_EXPORT",
         help="Distill: a run directory or SavedModel export (base or version directory) whose probabilities "
@@ -241,31 +143,10 @@ def add_parser(add_command):
         "is then not self-trained). Its classes must be DATA's labels. The data report records the teacher and "
         "the new model's agreement with it on the test texts.",
     )
-    _setting(hyper, "distill_temperature", float, "T",
-             "With --teacher: temperature on the teacher's probabilities (p^(1/T), renormalised; above 1 flattens).")
-    _setting(hyper, "true_label_weight", float, "W",
-             "With --teacher: weight of the true label in a labelled text's target, the teacher's probabilities "
-             "weighing the rest; unlabeled texts get the teacher's alone.")
-    model = train.add_argument_group("model size")
-    _setting(model, "embed_dim", int, "N", "Embedding width.")
-    _setting(model, "num_heads", int, "N", "Attention heads.")
-    _setting(model, "num_layers", int, "N", "Encoder blocks.")
-    _setting(model, "ff_dim", int, "N", "Feed-forward width.")
-    _setting(model, "dropout", float, "RATE", "Dropout rate.")
-    _setting(model, "attention_dropout", float, "RATE", "Dropout on attention probabilities.")
-    _setting(
-        train,
-        "streaming",
-        None,
-        None,
-        "Read DATA in chunks instead of into memory, for files larger than memory (automatic "
-        "above 1 GiB). The vocabulary and the n-gram model are fitted on a random sample of "
-        "100,000 rows; without --validation-data, texts are held out for validation by a hash "
-        "of the text; without --test-data there is no test set.",
-        default_text="",  # the field's "auto" is the text's "automatic above 1 GiB"
-        action="store_true",
-    )
-    train.add_argument("--tensorboard", metavar="DIR", help="Write TensorBoard logs to DIR.")
+
+
+# The command's own options shown among the settings: added just before the setting named.
+_OPTIONS_BEFORE = {"self_training": _add_unlabeled_options, "distill_temperature": _add_teacher_option}
 
 
 def run_train(args):
@@ -277,17 +158,40 @@ def run_train(args):
     _, training_config = make_configs(args.preset, **settings)
 
     from transformer_kit.classifier import TextClassifier
-    from transformer_kit.data import load_csv_dataset, stratified_split
-    from transformer_kit.data.label_sets import as_label_set_dataset
-    from transformer_kit.data.loading import TextDataset
-    from transformer_kit.data.splitting import random_split
-    from transformer_kit.data.streaming import should_stream
-    from transformer_kit.distribution import is_chief, worker_name
     from transformer_kit.evaluation import format_metrics
     from transformer_kit.run_directory import refuse_existing
-    from transformer_kit.run_lock import run_lock
 
     refuse_existing(output, args.overwrite)
+    _check_teacher_and_unlabeled_options(args, settings)
+    if args.unlabeled and not (args.teacher and "word_vectors" in settings):  # a teacher may label them alone
+        settings["word_vectors"] = str(_vectors_from_unlabeled(args, output, settings))
+    quiet = getattr(args, "verbosity", None) == "quiet"
+    classifier = TextClassifier(
+        preset=args.preset,
+        text_column=_text_column(args.text_column) or "text",
+        label_column=args.label_column,
+        encoding=args.encoding,  # for files streamed in chunks; the others are read below
+        label_separator=args.label_separator,
+        label_columns=args.label_columns,
+        # Progress bars for a terminal; one line per epoch for logs and pipes.
+        verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),
+        **settings,
+    )
+    if args.label_columns and not training_config.multi_label:
+        raise ValueError("--label-columns gives several labels per text; add --multi-label.")
+    if not _fit_and_save(classifier, args, output, training_config):
+        log.info("This worker is done; the chief writes the run directory.")
+        return 0
+
+    for split_name, metrics in classifier.metrics_.items():
+        title = f"{split_name.capitalize()} metrics ({metrics['num_examples']} texts)"
+        print("\n" + format_metrics(metrics, title=title))
+    print(f"\nSaved the run to {output}")
+    return 0
+
+
+def _check_teacher_and_unlabeled_options(args, settings):
+    """Refuse options that need one another before anything slow starts."""
     if args.teacher is None and ({"distill_temperature", "true_label_weight"} & set(settings)):
         raise ValueError("--distill-temperature and --true-label-weight set how a model learns from a teacher; "
                          "pass --teacher RUN_OR_EXPORT too, or drop them.")
@@ -297,25 +201,22 @@ def run_train(args):
     if args.vector_workers and not args.unlabeled:
         raise ValueError("--vector-workers sets the threads that learn word vectors from --unlabeled texts; "
                          "pass --unlabeled CORPUS too, or drop --vector-workers.")
-    if args.unlabeled and not (args.teacher and "word_vectors" in settings):  # a teacher may label them alone
-        settings["word_vectors"] = str(_vectors_from_unlabeled(args, output, settings))
-    quiet = getattr(args, "verbosity", None) == "quiet"
-    text_column = _text_column(args.text_column) or "text"
-    classifier = TextClassifier(
-        preset=args.preset,
-        text_column=text_column,
-        label_column=args.label_column,
-        encoding=args.encoding,  # for files streamed in chunks; the others are read below
-        label_separator=args.label_separator,
-        label_columns=args.label_columns,
-        # Progress bars for a terminal; one line per epoch for logs and pipes.
-        verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),
-        **settings,
-    )
+
+
+def _read_data(args, training_config):
+    """`(train, validation, test)`: DATA (its paths when streamed), and the held-out sets.
+
+    Without --test-data, --test-fraction of DATA is held out (stratified;
+    at random for label sets), unless DATA is streamed.
+    """
+    from transformer_kit.data import load_csv_dataset, stratified_split
+    from transformer_kit.data.label_sets import as_label_set_dataset
+    from transformer_kit.data.loading import TextDataset
+    from transformer_kit.data.splitting import random_split
+    from transformer_kit.data.streaming import should_stream
 
     multi_label = training_config.multi_label
-    if args.label_columns and not multi_label:
-        raise ValueError("--label-columns gives several labels per text; add --multi-label.")
+    text_column = _text_column(args.text_column) or "text"
 
     def load(source, purpose):
         log.info("Reading %s (%s)", source if isinstance(source, str) else ", ".join(source), purpose)
@@ -346,8 +247,20 @@ def run_train(args):
             len(test.texts), len(train.texts) + len(test.texts), f"{args.test_fraction:.0%}",
             "at random" if multi_label else "stratified",
         )
+    return train, validation, test
 
-    # Hidden, resumable state: BackupAndRestore and finished transformers.
+
+def _fit_and_save(classifier, args, output, training_config):
+    """Fit on the data the options name and save the run; `False` on a multi-worker run's non-chief workers.
+
+    Training is resumable: a hidden backup directory beside `output` holds
+    BackupAndRestore's state and the finished transformers until the run is
+    saved, and a lock on it refuses a second train on the same --output.
+    """
+    from transformer_kit.distribution import is_chief, worker_name
+    from transformer_kit.run_lock import run_lock
+
+    train, validation, test = _read_data(args, training_config)
     backup_dir = output.parent / f".{output.name}.partial"
     chief = training_config.strategy != "multi-worker" or is_chief()
     if not chief:
@@ -358,8 +271,7 @@ def run_train(args):
     unlabeled = None
     if args.unlabeled and (training_config.self_trains() or args.teacher):  # else they only gave the vectors
         unlabeled = [Path(path) for path in args.unlabeled]  # paths (a list of str would be texts)
-    # Held until the backup is removed: a second train on this --output is refused meanwhile.
-    with run_lock(backup_dir):
+    with run_lock(backup_dir):  # held until the backup is removed
         classifier.fit(
             train, validation=validation, test=test, backup_dir=backup_dir, tensorboard_dir=args.tensorboard,
             unlabeled=unlabeled, teacher=args.teacher,
@@ -369,14 +281,7 @@ def run_train(args):
         shutil.rmtree(backup_dir, ignore_errors=True)
     if not chief:
         shutil.rmtree(output.parent, ignore_errors=True)
-        log.info("This worker is done; the chief writes the run directory.")
-        return 0
-
-    for split_name, metrics in classifier.metrics_.items():
-        title = f"{split_name.capitalize()} metrics ({metrics['num_examples']} texts)"
-        print("\n" + format_metrics(metrics, title=title))
-    print(f"\nSaved the run to {output}")
-    return 0
+    return chief
 
 
 def _settings_given(args):
@@ -384,8 +289,8 @@ def _settings_given(args):
 
     Settings left out come from the preset and the dataclasses' defaults.
     """
-    names = {field.name for config in (ModelConfig, TrainingConfig) for field in dataclasses.fields(config)}
-    names -= {"preset", "streaming"}  # --preset is passed on its own; --streaming is a flag
+    # --preset is passed on its own; --streaming is a flag.
+    names = {field.name for field in setting_fields()} - {"preset", "streaming"}
     settings = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     if settings.get("class_weight") == "none":
         settings["class_weight"] = None
