@@ -10,7 +10,6 @@ members' batches and the n-gram model's texts come from.
 import dataclasses
 import logging
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -284,7 +283,7 @@ def _prepare_streaming(paths, validation, test, cfg, columns, members_encoder):
     log.info("Streaming mode: scanning the training data once for labels and a sample")
     summary = scan_csv(paths, validation_fraction=fraction, seed=cfg.seed, **columns)
     encoder = LabelEncoder.fit([*summary.train_label_counts, *summary.validation_label_counts])
-    source = " + ".join(str(path) for path in ([paths] if isinstance(paths, (str, Path)) else paths))
+    source = summary.source
     train_rows = sum(summary.train_label_counts.values())
     sample = _dataset(summary.sample_texts, summary.sample_labels,
                       f"{source} (random sample of {len(summary.sample_texts)} of {train_rows} training rows)")
