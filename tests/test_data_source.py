@@ -127,3 +127,19 @@ def test_a_missing_column_is_named_the_same_way_read_or_streamed(inputs):
 def test_a_list_of_texts_without_labels_is_refused_with_the_fix():
     with pytest.raises(DataError, match="a list of 2 strings that look like texts.*fit\\(texts, labels\\)"):
         TextSource(["a good film", "a bad film"])
+
+
+def test_streaming_epochs_read_a_source_settled_once(inputs, monkeypatch):
+    from transformer_kit.data import LabelEncoder, make_text_vectorizer
+    from transformer_kit.data.streaming import make_streaming_token_dataset
+
+    calls = []
+    opened = TableFile.open.__func__
+    monkeypatch.setattr(TableFile, "open", classmethod(lambda cls, *args: calls.append(args) or opened(cls, *args)))
+    dataset = make_streaming_token_dataset(TextSource(inputs["gzip"]), LabelEncoder.fit(LABELS),
+                                           make_text_vectorizer(TEXTS), sequence_length=16, part="all",
+                                           batch_size=4, shuffle_buffer=0)
+    for _ in range(2):  # two epochs
+        label_ids = [int(i) for _, batch in dataset for i in batch]
+        assert label_ids == [["neg", "pos"].index(label) for label in LABELS]
+    assert len(calls) == 1

@@ -180,7 +180,7 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
     """One pass over the files: counts and bounded samples, see `CsvSummary`.
 
     Args:
-        paths: a path or list of paths.
+        paths: a path or list of paths, or a `TextSource` (read as it is settled).
         text_column, label_column, encoding: as in `iter_csv_chunks`.
         validation_fraction: float in [0, 1). Share of texts (by hash) that
             form the validation part; 0 for none.
@@ -237,7 +237,7 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
     size and `shuffle_buffer`.
 
     Args:
-        paths: a path or list of paths.
+        paths: a path or list of paths, or a `TextSource` (read as it is settled).
         encoder: a fitted `LabelEncoder`; rows with labels it does not know
             are an error.
         vectorizer: an adapted (ragged) `TextVectorization`.
