@@ -17,7 +17,7 @@ import pandas as pd
 
 from transformer_kit.data.dataset import TextDataset
 from transformer_kit.data.formats import joined_columns_note, text_columns
-from transformer_kit.data.paths import data_file_paths, refuse_non_paths, total_bytes
+from transformer_kit.data.paths import data_file_paths, refuse_non_paths
 from transformer_kit.data.rows import as_text_list, require_column, require_text_cells, usable_rows
 from transformer_kit.data.tables import TableFile
 from transformer_kit.errors import DataError
@@ -93,10 +93,6 @@ class TextSource:
         """How the data is read, for the data report (see `TextDataset.notes`)."""
         notes = [table.note for table in self.tables] + [joined_columns_note(self.columns)]
         return [note for note in notes if note]
-
-    def total_bytes(self):
-        """Bytes in the files (0 for data in memory): what the streaming decision weighs."""
-        return total_bytes(self.paths or [])
 
     def frames(self, chunk_rows=None):
         """Yield `(frame, numbers, description)` for every chunk, as read (all columns, cells as strings).
