@@ -143,3 +143,13 @@ def test_streaming_epochs_read_a_source_settled_once(inputs, monkeypatch):
         label_ids = [int(i) for _, batch in dataset for i in batch]
         assert label_ids == [["neg", "pos"].index(label) for label in LABELS]
     assert len(calls) == 1
+
+
+def test_an_unlabeled_corpus_takes_globs_through_the_same_normalisation(tmp_path):
+    from transformer_kit.data.corpus import iter_corpus_texts
+
+    (tmp_path / "b.txt").write_text("second file\n")
+    (tmp_path / "a.txt").write_text("first file\n")
+    assert list(iter_corpus_texts(str(tmp_path / "*.txt"))) == ["first file", "second file"]
+    with pytest.raises(DataError, match="missing.txt not found"):
+        list(iter_corpus_texts([tmp_path / "a.txt", tmp_path / "missing.txt"]))

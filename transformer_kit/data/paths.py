@@ -51,14 +51,27 @@ def data_file_paths(source):
     True
     """
     if isinstance(source, (str, os.PathLike)):
-        if isinstance(source, str) and not _could_be_path(source):
-            return None
-        return _expand(source)
+        return None if isinstance(source, str) and not _could_be_path(source) else as_path_list(source)
     if isinstance(source, (list, tuple)) and source and all(
         isinstance(item, os.PathLike) or (isinstance(item, str) and _names_file(item)) for item in source
     ):
-        return [path for item in source for path in _expand(item)]
+        return as_path_list(source)
     return None
+
+
+def as_path_list(source):
+    """A path, glob, or list of them, as a list of `pathlib.Path` (globs expanded), whatever they look like.
+
+    `data_file_paths` first decides whether data is paths at all; a corpus
+    (`transformer_kit.data.corpus`) is paths by definition.
+
+    Example:
+
+    >>> as_path_list("corpus.txt"), len(as_path_list(["data/trec_t*.csv", "more.txt"]))
+    ([PosixPath('corpus.txt')], 3)
+    """
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    return [path for item in items for path in _expand(item)]
 
 
 def _expand(item):
