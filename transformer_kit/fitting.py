@@ -10,7 +10,6 @@ members' batches and the n-gram model's texts come from.
 import dataclasses
 import logging
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -27,7 +26,7 @@ from transformer_kit.data import (
     make_token_dataset,
 )
 from transformer_kit.data.label_sets import LabelSetEncoder
-from transformer_kit.data.streaming import make_streaming_token_dataset, scan_csv
+from transformer_kit.data.streaming import file_source, make_streaming_token_dataset, scan_csv
 from transformer_kit.distillation import member_targets
 from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model
@@ -282,9 +281,10 @@ def _prepare_streaming(paths, validation, test, cfg, columns, members_encoder):
     hash falls in `validation_fraction` are held out, and scored on a sample."""
     fraction = 0.0 if validation is not None else cfg.validation_fraction
     log.info("Streaming mode: scanning the training data once for labels and a sample")
+    paths = file_source(paths, **columns)  # a TextSource: read as settled here, in the scan and every epoch
     summary = scan_csv(paths, validation_fraction=fraction, seed=cfg.seed, **columns)
     encoder = LabelEncoder.fit([*summary.train_label_counts, *summary.validation_label_counts])
-    source = " + ".join(str(path) for path in ([paths] if isinstance(paths, (str, Path)) else paths))
+    source = summary.source
     train_rows = sum(summary.train_label_counts.values())
     sample = _dataset(summary.sample_texts, summary.sample_labels,
                       f"{source} (random sample of {len(summary.sample_texts)} of {train_rows} training rows)")

@@ -15,11 +15,11 @@ each optionally gzipped (`.gz`). Empty documents are skipped.
 
 import gzip
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from transformer_kit.data.formats import csv_dialect
+from transformer_kit.data.paths import as_path_list
 from transformer_kit.errors import DataError
 
 CHUNK_ROWS = 50_000
@@ -29,7 +29,7 @@ def iter_corpus_texts(paths, text_column="text"):
     """Yield the documents of `paths` (a path or a list of paths), as str.
 
     Args:
-        paths: files or directories (see the module docstring).
+        paths: files or directories (see the module docstring), globs, or a list of them.
         text_column: column of CSV/TSV files, field of JSON Lines objects.
 
     Yields:
@@ -42,6 +42,7 @@ def iter_corpus_texts(paths, text_column="text"):
     Example:
 
     >>> import tempfile
+    >>> from pathlib import Path
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.txt").write_text("first line\\nsecond line\\n")
     >>> _ = (folder / "b.jsonl").write_text('{"text": "from json"}\\n')
@@ -50,8 +51,7 @@ def iter_corpus_texts(paths, text_column="text"):
     >>> list(iter_corpus_texts(folder))  # in a folder, a .txt file is one document
     ['first line\\nsecond line', 'from json']
     """
-    for path in [paths] if isinstance(paths, (str, Path)) else paths:
-        path = Path(path)
+    for path in as_path_list(paths):
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
                 yield from _file_texts(file, text_column, whole_txt=True)

@@ -14,18 +14,7 @@ file is read the same way whether it fits in memory or not. By file name:
 Each file may be gzipped (`.gz`), except Parquet (compressed inside) and
 folders. Every cell becomes a string; only an absent value is missing.
 
-Encodings. Without `--encoding`, the first MiB of a CSV/TSV is tried in this
-order: UTF-8 (a byte-order mark means UTF-8 or UTF-16), then GB18030, Big5,
-Shift-JIS and cp1252, the encodings spreadsheet programs save Chinese,
-Traditional Chinese, Japanese and Western European text in. A legacy
-encoding that decodes the bytes without error is not yet the right one:
-GB18030 decodes most Big5 and Shift-JIS files into rare characters. So each
-one that decodes is scored by the share of its non-ASCII characters that are
-common in that encoding (GB2312 for GB18030, Big5's frequent-character block,
-Shift-JIS's kana and level-1 kanji, Latin letters and typographic
-punctuation for cp1252), and the highest score wins, earlier in the order on
-a tie. No new dependency: `charset-normalizer` would do the same job with
-more languages, but these five cover what users bring, in ~60 lines.
+Encodings are detected as `transformer_kit.data.encodings` describes.
 
 Delimiters. A `.csv` file's header line is read: the most frequent of `,`,
 `;` and tab outside quotes is the delimiter (comma on a tie or when there is
@@ -47,9 +36,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from transformer_kit.data.encodings import ENCODING_TRIAL_ORDER, decoding_suggestion, detect_encoding
+from transformer_kit.data.text_folders import folder_bytes, folder_layout, read_text_folder
 from transformer_kit.errors import DataError
 
-ENCODING_TRIAL_ORDER = ("utf-8", "gb18030", "big5", "shift_jis", "cp1252")
+# Re-exported: the readers of every input kind are importable from here.
+__all__ = [
+    "DELIMITERS", "ENCODING_TRIAL_ORDER", "MAX_JSON_ARRAY_BYTES", "PARQUET_EXTRA", "SAMPLE_BYTES",
+    "TEXT_COLUMN_SEPARATOR", "CsvDialect", "csv_dialect", "decoding_suggestion", "detect_encoding", "file_kind",
+    "folder_bytes", "folder_layout", "join_text_columns", "joined_columns_note", "open_binary", "read_json_records",
+    "read_parquet", "read_text_folder", "sniff_delimiter", "text_columns",
+]
+
 DELIMITERS = (",", ";", "\t")
 TEXT_COLUMN_SEPARATOR = "\n"
 # Bytes read to detect the encoding and sniff the delimiter.
@@ -62,8 +60,6 @@ _KINDS = (
     (".tsv", "tsv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"),
     (".parquet", "parquet"), (".pq", "parquet"),
 )
-# Characters a cp1252 text typically has beside ASCII: letters and typographic punctuation.
-_CP1252_COMMON = set("‘’‚“”„–—…•€™°«»¡¿©®§£¥×÷ªº¹²³µ·")
 
 
 def file_kind(path):
@@ -87,95 +83,6 @@ def file_kind(path):
 def open_binary(path):
     """A binary file object, decompressing `.gz` files."""
     return gzip.open(path, "rb") if Path(path).name.lower().endswith(".gz") else open(path, "rb")
-
-
-# ---------------------------------------------------------------- encodings
-
-
-def detect_encoding(sample):
-    """The likely text encoding of `sample` (bytes), or `None` when none fits.
-
-    See the module docstring for the trial order and the scoring.
-
-    Args:
-        sample: bytes, e.g. the first MiB of a file (it may end in the middle
-            of a character).
-
-    Returns:
-        A Python codec name: `"utf-8"`, `"utf-8-sig"`, `"utf-16"`,
-        `"gb18030"`, `"big5"`, `"shift_jis"` or `"cp1252"`; or `None`.
-
-    Example:
-
-    >>> detect_encoding("自然语言处理很有趣".encode("gb18030"))
-    'gb18030'
-    >>> detect_encoding("自然語言處理很有趣".encode("big5"))
-    'big5'
-    >>> detect_encoding("日本語のテキストです".encode("shift_jis"))
-    'shift_jis'
-    >>> detect_encoding("Crème brûlée, s'il vous plaît".encode("cp1252"))
-    'cp1252'
-    >>> detect_encoding("plain ASCII is UTF-8".encode())
-    'utf-8'
-    """
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    best, best_score = None, -1.0
-    for name in ENCODING_TRIAL_ORDER:
-        try:
-            text = codecs.getincrementaldecoder(name)("strict").decode(sample, final=False)
-        except UnicodeDecodeError:
-            continue
-        if name == "utf-8":
-            return name
-        score = _common_share(text, name)
-        if score > best_score:
-            best, best_score = name, score
-    return best
-
-
-def _common_share(text, encoding):
-    """Share of the non-ASCII characters of `text` that are common in `encoding`."""
-    unusual = [character for character in text if ord(character) > 127][:20_000]
-    if not unusual:
-        return 1.0
-    return sum(_is_common(character, encoding) for character in unusual) / len(unusual)
-
-
-def _is_common(character, encoding):
-    if encoding == "cp1252":
-        return "\u00c0" <= character <= "\u00ff" or character in _CP1252_COMMON
-    try:
-        encoded = character.encode("gb2312" if encoding == "gb18030" else encoding)
-    except UnicodeEncodeError:
-        return False
-    if encoding == "gb18030":
-        return True
-    if encoding == "big5":  # symbols and the 5,401 frequent characters
-        return encoded[0] <= 0xC6
-    # shift_jis: half-width kana, symbols, kana and level-1 kanji
-    return len(encoded) == 1 or encoded[0] <= 0x98
-
-
-def decoding_suggestion(raw):
-    """A sentence naming the encoding `raw` bytes are probably in, or `""`."""
-    encoding = detect_encoding(raw)
-    if encoding in (None, "utf-8"):
-        return ""
-    name = _ENCODING_NAMES.get(encoding, encoding)
-    return f"It looks like {name}: pass --encoding {encoding} (encoding={encoding!r})."
-
-
-_ENCODING_NAMES = {
-    "gb18030": "GB18030/GBK (Chinese, as Excel saves it)",
-    "big5": "Big5 (Traditional Chinese)",
-    "shift_jis": "Shift-JIS (Japanese)",
-    "cp1252": "cp1252 (Windows Western European)",
-    "utf-16": "UTF-16",
-    "utf-8-sig": "UTF-8 with a byte-order mark",
-}
 
 
 # --------------------------------------------------------------------- CSV
@@ -411,107 +318,6 @@ def read_parquet(path, columns=None, chunk_rows=None):
         start += len(frame)
     if start == 1:
         yield pd.DataFrame(columns=columns if columns is not None else found), []
-
-
-# ----------------------------------------------------------------- folders
-
-
-def folder_layout(path):
-    """The class subfolders and their `.txt` files, as `text_dataset_from_directory` lists them.
-
-    Classes are the subfolders of `path`, in sorted order; a class's files
-    are its `.txt` files at any depth (folders in sorted order, files sorted
-    within each). Without subfolders, the `.txt` files directly in `path`
-    form one unlabelled group (class `None`), for prediction.
-
-    Args:
-        path: `pathlib.Path` of a folder.
-
-    Returns:
-        list of `(class name or None, list of pathlib.Path)`.
-
-    Raises:
-        DataError: the folder holds neither class subfolders with `.txt` files
-            nor `.txt` files.
-    """
-    classes = sorted(child.name for child in path.iterdir() if child.is_dir())
-    layout = [(name, _txt_files(path / name)) for name in classes]
-    layout = [(name, files) for name, files in layout if files]
-    if layout:
-        return layout
-    top = sorted(child for child in path.iterdir() if child.is_file() and _is_txt(child))
-    if top:
-        return [(None, top)]
-    tables = sorted(child.name for child in path.iterdir() if child.is_file() and _is_data_file(child))[:5]
-    hint = f" It contains: {', '.join(tables)}; pass one of those files instead." if tables else ""
-    raise DataError(
-        f"{path} is a directory with no class subfolders of .txt files.{hint} A folder of texts has one subfolder "
-        "per class with one .txt file per text (e.g. train/pos/1.txt, train/neg/2.txt), as for "
-        "keras.utils.text_dataset_from_directory."
-    )
-
-
-def _txt_files(folder):
-    files = []
-    for root, _, names in sorted(os.walk(folder), key=lambda entry: entry[0]):
-        files += [Path(root) / name for name in sorted(names) if _is_txt(Path(name))]
-    return files
-
-
-def _is_data_file(path):
-    return path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"))
-
-
-def _is_txt(path):
-    return path.name.lower().endswith(".txt")
-
-
-def read_text_folder(path, text_column="text", label_column="label", encoding=None, chunk_rows=None):
-    """Yield `(frame, numbers)` with one row per `.txt` file of a class folder layout.
-
-    Columns: `file` (the path relative to `path`), `text_column` (the file's
-    whole content, exactly as written) and, for a labelled layout,
-    `label_column` (the subfolder name). `numbers` are the 1-based positions
-    of the files in the listing.
-
-    Args:
-        path: `pathlib.Path` of the folder (see `folder_layout`).
-        text_column, label_column: the column names to give.
-        encoding: str or `None` for UTF-8.
-        chunk_rows: int or `None` for one frame.
-
-    Raises:
-        DataError: a file is not in `encoding` (naming the file and the
-            encoding it looks like).
-    """
-    encoding = encoding or "utf-8"
-    rows, numbers, number = [], [], 0
-    for label, files in folder_layout(path):
-        for file in files:
-            number += 1
-            raw = file.read_bytes()
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as error:
-                raise DataError(
-                    f"{file} is not valid {encoding}: byte 0x{raw[error.start:error.start + 1].hex()} at byte offset "
-                    f"{error.start} cannot be decoded. {decoding_suggestion(raw) or 'Re-save it as UTF-8.'}"
-                ) from None
-            row = {"file": str(file.relative_to(path)), text_column: text}
-            if label is not None:
-                row[label_column] = label
-            rows.append(row)
-            numbers.append(number)
-            if chunk_rows and len(rows) >= chunk_rows:
-                yield pd.DataFrame(rows, dtype=object), numbers
-                rows, numbers = [], []
-    if rows or not chunk_rows:
-        yield pd.DataFrame(rows, dtype=object), numbers
-
-
-def folder_bytes(path):
-    """Total size of the `.txt` files in a folder layout (for the streaming decision)."""
-    return sum(file.stat().st_size for _, files in folder_layout(path) for file in files)
 
 
 # ------------------------------------------------------- several text columns

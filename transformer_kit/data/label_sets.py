@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from transformer_kit.data.dataset import TextDataset
 from transformer_kit.data.labels import LabelEncoder, refuse_unseen_labels
-from transformer_kit.data.loading import TextDataset, as_text_list, load_csv_dataset
+from transformer_kit.data.rows import as_text_list, is_missing
+from transformer_kit.data.source import TextSource
 from transformer_kit.errors import DataError
 
 DEFAULT_SEPARATOR = "|"
@@ -40,7 +42,7 @@ def split_label_cell(value, separator=DEFAULT_SEPARATOR):
     >>> split_label_cell(""), split_label_cell(None), split_label_cell(["b", "a"])
     ((), (), ('a', 'b'))
     """
-    if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
+    if is_missing(value):
         return ()
     parts = value.split(separator) if isinstance(value, str) else (str(v) for v in value)
     return tuple(sorted({part.strip() for part in parts if part.strip()}))
@@ -148,8 +150,7 @@ def as_label_set_dataset(data, labels=None, text_column="text", label_column="la
             raise DataError(f"The {role} has no labels.")
         return _with_label_sets(data, [split_label_cell(value, separator) for value in data.labels])
     first_column = label_columns[0] if label_columns else label_column
-    dataset = load_csv_dataset(data, text_column=text_column, label_column=first_column, encoding=encoding,
-                               require_labels=False)
+    dataset = TextSource(data, None, text_column, first_column, encoding, role).read(require_labels=False)
     if label_columns:
         missing = [column for column in label_columns if column not in dataset.frame.columns]
         if missing:
@@ -179,7 +180,7 @@ def _from_texts_and_labels(texts, labels, separator, role):
     if len(texts) != len(label_sets):
         raise DataError(f"The {role} has {len(texts)} texts but {len(label_sets)} label sets; give one per text.")
     # Through the loader, so empty texts follow the file rules; row_numbers are positions.
-    dataset = load_csv_dataset(pd.DataFrame({"text": texts}), "text", "label", require_labels=False)
+    dataset = TextSource(pd.DataFrame({"text": texts}), role=role).read(require_labels=False)
     return _with_label_sets(dataset, [label_sets[i] for i in dataset.row_numbers])
 
 

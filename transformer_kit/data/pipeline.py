@@ -6,6 +6,14 @@ Here each batch is padded only to its own longest text, rounded up to a
 multiple of 8 so the model's `tf.function` sees few distinct shapes and
 retraces rarely. While training, texts of similar length are also grouped
 into the same batches (length bucketing), which shrinks padding further.
+
+Order: with `shuffle=False` the rows come out in exactly the input order,
+batch after consecutive batch, so predictions line up with the input
+(`bucket` is ignored; to bucket at prediction time, sort the texts by length
+yourself and unsort the outputs). With `shuffle=True` rows are shuffled every
+epoch, and if `bucket=True` the shuffled rows are sorted by length within
+windows of 50 batches, cut into batches, and the batches shuffled again. Both
+are deterministic for a given `seed`.
 """
 
 import numpy as np
@@ -21,30 +29,14 @@ PREFETCH_BATCHES = 4
 BUCKET_WINDOW_BATCHES = 50
 
 
-def make_token_dataset(
-    texts,
-    labels,
-    vectorizer,
-    sequence_length,
-    batch_size=TrainingConfig.batch_size,
-    shuffle=False,
-    seed=0,
-    bucket=True,
-):
+def make_token_dataset(texts, labels, vectorizer, sequence_length, batch_size=TrainingConfig.batch_size,
+                       shuffle=False, seed=0, bucket=True):
     """Build a `tf.data.Dataset` of dynamically padded token-id batches.
 
     Each batch is an int32 tensor `[batch, length]`, where `length` is the
     batch's longest text rounded up to a multiple of 8 (at least 8), capped at
     `sequence_length`. Longer texts are truncated; a text with no tokens is an
-    all-zero (all-padding) row.
-
-    Order: with `shuffle=False` the rows come out in exactly the input order,
-    batch after consecutive batch, so predictions line up with the input
-    (`bucket` is ignored; to bucket at prediction time, sort the texts by
-    length yourself and unsort the outputs). With `shuffle=True` rows are
-    shuffled every epoch, and if `bucket=True` the shuffled rows are sorted by
-    length within windows of 50 batches, cut into batches, and the batches
-    shuffled again. Both are deterministic for a given `seed`.
+    all-zero (all-padding) row. The order of the rows: see the module docstring.
 
     Args:
         texts: sequence of str.
@@ -76,71 +68,73 @@ def make_token_dataset(
     `sequence_length`. Such a dataset goes straight to `model.fit`.
     """
     if sequence_length < 1 or batch_size < 1:
-        raise ValueError(
-            "`sequence_length` and `batch_size` must be positive; got "
-            f"sequence_length={sequence_length}, batch_size={batch_size}."
-        )
+        raise ValueError("`sequence_length` and `batch_size` must be positive; got "
+                         f"sequence_length={sequence_length}, batch_size={batch_size}.")
     texts = tf.constant([str(text) for text in texts], dtype=tf.string)
-    has_labels = labels is not None
-    if has_labels:
-        labels = np.asarray(labels)
-        if len(labels) != texts.shape[0]:
-            raise ValueError(
-                f"Got {texts.shape[0]} texts but {len(labels)} labels; they "
-                "must have one entry per row."
-            )
-        if np.issubdtype(labels.dtype, np.integer):
-            labels = labels.astype(np.int32)
-        dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(texts)
+    dataset = _row_dataset(texts, labels)
 
-    def vectorize(batch_texts):
-        return _token_ids(vectorizer, batch_texts, sequence_length)
+    vectorize = lambda batch_texts: _token_ids(vectorizer, batch_texts, sequence_length)  # noqa: E731
 
     def pad(ids, *rest):
         padded = _pad_to_multiple(ids, sequence_length)
         return (padded, *rest) if rest else padded
 
+    rows = int(texts.shape[0])
     if shuffle:
-        dataset = dataset.shuffle(
-            max(1, int(texts.shape[0])), seed=seed, reshuffle_each_iteration=True
-        )
+        dataset = dataset.shuffle(max(1, rows), seed=seed, reshuffle_each_iteration=True)
     if shuffle and bucket:
-        def sort_window(window_texts, *window_labels):
-            ids = vectorize(window_texts)
-            lengths = ids.row_lengths()
-            order = tf.argsort(lengths, stable=True)
-            # Dense ids plus lengths rather than a RaggedTensor: slicing
-            # ragged tensors into a nested dataset trips TF's type inference.
-            dense = tf.gather(ids.to_tensor(), order)
-            return (dense, tf.gather(lengths, order), *(tf.gather(y, order) for y in window_labels))
-
-        def to_batches(*window):
-            return tf.data.Dataset.from_tensor_slices(window).batch(batch_size)
-
-        def to_ragged(dense, lengths, *rest):
-            return (tf.RaggedTensor.from_tensor(dense, lengths=lengths), *rest)
-
-        dataset = (
-            dataset.batch(batch_size * BUCKET_WINDOW_BATCHES)
-            .map(sort_window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .flat_map(to_batches)
-            .map(to_ragged)
-            .shuffle(BUCKET_WINDOW_BATCHES, seed=seed + 1, reshuffle_each_iteration=True)
-            # Full windows give exactly BUCKET_WINDOW_BATCHES batches, so the total is
-            # ceil(rows / batch_size); telling Keras lets it size the progress bar and
-            # avoids its "ran out of data" warning after the first epoch.
-            .apply(tf.data.experimental.assert_cardinality(-(-int(texts.shape[0]) // batch_size)))
-        )
+        dataset = _bucketed_batches(dataset, vectorize, batch_size, seed, rows)
     else:
-        dataset = dataset.batch(batch_size).map(
-            lambda batch_texts, *rest: (vectorize(batch_texts), *rest),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        dataset = dataset.batch(batch_size).map(lambda batch_texts, *rest: (vectorize(batch_texts), *rest),
+                                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.map(pad, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return with_input_options(dataset.prefetch(PREFETCH_BATCHES))
+
+
+def _row_dataset(texts, labels):
+    """One element per row: a text, or `(text, label)`; integer labels as int32."""
+    if labels is None:
+        return tf.data.Dataset.from_tensor_slices(texts)
+    labels = np.asarray(labels)
+    if len(labels) != texts.shape[0]:
+        raise ValueError(
+            f"Got {texts.shape[0]} texts but {len(labels)} labels; they "
+            "must have one entry per row."
+        )
+    if np.issubdtype(labels.dtype, np.integer):
+        labels = labels.astype(np.int32)
+    return tf.data.Dataset.from_tensor_slices((texts, labels))
+
+
+def _bucketed_batches(dataset, vectorize, batch_size, seed, rows):
+    """Ragged-id batches of similar lengths: sorted within windows of 50 batches, then shuffled."""
+
+    def sort_window(window_texts, *window_labels):
+        ids = vectorize(window_texts)
+        lengths = ids.row_lengths()
+        order = tf.argsort(lengths, stable=True)
+        # Dense ids plus lengths rather than a RaggedTensor: slicing
+        # ragged tensors into a nested dataset trips TF's type inference.
+        dense = tf.gather(ids.to_tensor(), order)
+        return (dense, tf.gather(lengths, order), *(tf.gather(y, order) for y in window_labels))
+
+    def to_batches(*window):
+        return tf.data.Dataset.from_tensor_slices(window).batch(batch_size)
+
+    def to_ragged(dense, lengths, *rest):
+        return (tf.RaggedTensor.from_tensor(dense, lengths=lengths), *rest)
+
+    return (
+        dataset.batch(batch_size * BUCKET_WINDOW_BATCHES)
+        .map(sort_window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .flat_map(to_batches)
+        .map(to_ragged)
+        .shuffle(BUCKET_WINDOW_BATCHES, seed=seed + 1, reshuffle_each_iteration=True)
+        # Full windows give exactly BUCKET_WINDOW_BATCHES batches, so the total is
+        # ceil(rows / batch_size); telling Keras lets it size the progress bar and
+        # avoids its "ran out of data" warning after the first epoch.
+        .apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
+    )
 
 
 def with_input_options(dataset):

@@ -24,32 +24,14 @@ import random
 import zlib
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from transformer_kit.config import TrainingConfig
-from transformer_kit.data.formats import (
-    csv_dialect,
-    file_kind,
-    folder_bytes,
-    join_text_columns,
-    joined_columns_note,
-    read_json_records,
-    read_parquet,
-    read_text_folder,
-    text_columns,
-)
-from transformer_kit.data.loading import (
-    _decode_error_message,
-    _labels_to_strings,
-    _missing_file_message,
-    as_text_list,
-    data_file_paths,
-)
+from transformer_kit.data.paths import data_file_paths, total_bytes
 from transformer_kit.data.pipeline import PREFETCH_BATCHES, _pad_to_multiple, _token_ids, with_input_options
+from transformer_kit.data.source import CHUNK_ROWS, TextSource
 from transformer_kit.errors import DataError
 
-CHUNK_ROWS = 50_000
 SAMPLE_ROWS = 100_000
 SHUFFLE_BUFFER = 50_000
 # Files above this size train in streaming mode when `streaming="auto"`.
@@ -70,6 +52,7 @@ class CsvSummary:
         validation_texts, validation_labels: lists, the same for the
             validation part (at most `sample_size // 5` rows).
         notes: list of str, how the files were read (see `TextDataset.notes`).
+        source: str, the files read, for messages and the data report.
     """
 
     num_rows: int
@@ -80,6 +63,7 @@ class CsvSummary:
     validation_texts: list
     validation_labels: list
     notes: list = dataclasses.field(default_factory=list)
+    source: str = ""
 
 
 def should_stream(source, streaming):
@@ -97,7 +81,7 @@ def should_stream(source, streaming):
     if streaming is True and paths is None:
         raise DataError(_NOT_FILES)
     if streaming == "auto" and paths is not None:
-        return sum(_size(path) for path in paths) > AUTO_STREAMING_BYTES
+        return total_bytes(paths) > AUTO_STREAMING_BYTES
     return bool(streaming) and streaming != "auto"
 
 
@@ -118,7 +102,7 @@ def refuse_files_larger_than_memory(source, reason):
     memory = _physical_memory_bytes()
     if paths is None or memory is None:
         return
-    size = sum(_size(path) for path in paths)
+    size = total_bytes(paths)
     if size > memory / 2:
         raise DataError(
             f"{', '.join(str(p) for p in paths)} hold {size / (1 << 30):.1f} GiB, more than half of this machine's "
@@ -155,58 +139,22 @@ def iter_csv_chunks(paths, text_column="text", label_column="label", encoding=No
     Yields:
         `(texts, labels)`, two lists of str of equal length.
     """
-    columns = text_columns(text_column)
-    for path in _as_paths(paths):
-        if not path.exists():
-            raise DataError(_missing_file_message(path))
-        for chunk in _table_chunks(path, columns, label_column, encoding, chunk_rows):
-            for column, role in [*((column, "text") for column in columns), (label_column, "label")]:
-                if column not in chunk.columns:
-                    raise DataError(f"{path}: no {role} column {column!r}. Pass the right name with --{role}-column.")
-            texts, missing = join_text_columns(chunk, columns, as_text_list)
-            texts = pd.Series(texts, index=chunk.index, dtype=object)
-            labels = _labels_to_strings(chunk[label_column])
-            keep = ~missing.astype(bool) & (texts.str.strip() != "") & (labels != "")
-            yield texts[keep].tolist(), labels[keep].tolist()
+    return file_source(paths, text_column, label_column, encoding).chunks(chunk_rows)
 
 
-def _table_chunks(path, columns, label_column, encoding, chunk_rows):
-    """DataFrames of at most `chunk_rows` rows of one file or folder, as `load_csv_dataset` reads it."""
-    kind = file_kind(path)
-    if kind == "folder":
-        for frame, _ in read_text_folder(path, columns[0], label_column, encoding, chunk_rows):
-            yield frame
-        return
-    if kind == "jsonl":
-        for frame, _ in read_json_records(path, encoding, chunk_rows):
-            yield frame
-        return
-    if kind == "parquet":
-        for frame, _ in read_parquet(path, [*columns, label_column], chunk_rows):
-            yield frame
-        return
-    dialect = csv_dialect(path, encoding)
-    reader = pd.read_csv(
-        path,
-        sep=dialect.delimiter,
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        encoding=dialect.encoding,
-        compression="infer",
-        chunksize=chunk_rows,
-        usecols=lambda column: column in (*columns, label_column),
-    )
-    try:
-        yield from reader
-    except UnicodeDecodeError as error:
-        raise DataError(_decode_error_message(path, dialect.encoding, error, dialect.encoding_detected)) from None
+def file_source(paths, text_column="text", label_column="label", encoding=None):
+    """`paths` as a `TextSource` of files (a `TextSource` passes through), or the error that only files stream.
 
+    Example:
 
-def _size(path):
-    if path.is_dir():
-        return folder_bytes(path)
-    return path.stat().st_size if path.is_file() else 0
+    >>> file_source("data/trec_test.csv").description
+    'data/trec_test.csv'
+    """
+    if isinstance(paths, TextSource):
+        return paths
+    if data_file_paths(paths) is None:
+        raise DataError(_NOT_FILES)
+    return TextSource(paths, None, text_column, label_column, encoding)
 
 
 def is_validation_text(text, fraction):
@@ -232,7 +180,7 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
     """One pass over the files: counts and bounded samples, see `CsvSummary`.
 
     Args:
-        paths: a path or list of paths.
+        paths: a path or list of paths, or a `TextSource` (read as it is settled).
         text_column, label_column, encoding: as in `iter_csv_chunks`.
         validation_fraction: float in [0, 1). Share of texts (by hash) that
             form the validation part; 0 for none.
@@ -247,7 +195,8 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
     samples = {False: ([], []), True: ([], [])}
     limits = {False: sample_size, True: max(1, sample_size // 5)}
     seen = {False: 0, True: 0}
-    for texts, labels in iter_csv_chunks(paths, text_column, label_column, encoding):
+    source = file_source(paths, text_column, label_column, encoding)
+    for texts, labels in source.chunks():
         for text, label in zip(texts, labels):
             part = validation_fraction > 0 and is_validation_text(text, validation_fraction)
             counts[part][label] += 1
@@ -262,7 +211,7 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
                 if slot < limits[part]:
                     sample_texts[slot], sample_labels[slot] = text, label
     if not seen[False]:
-        raise DataError(f"{_describe(paths)}: no usable rows (every row lacks a text or a label).")
+        raise DataError(f"{source.description}: no usable rows (every row lacks a text or a label).")
     return CsvSummary(
         num_rows=seen[False] + seen[True],
         train_label_counts=dict(counts[False]),
@@ -271,22 +220,9 @@ def scan_csv(paths, text_column="text", label_column="label", encoding=None, val
         sample_labels=samples[False][1],
         validation_texts=samples[True][0],
         validation_labels=samples[True][1],
-        notes=source_notes(paths, text_column, encoding),
+        notes=source.notes,
+        source=source.description,
     )
-
-
-def source_notes(paths, text_column="text", encoding=None):
-    """How streaming reads `paths`, as `load_csv_dataset`'s `TextDataset.notes` would say it."""
-    notes = []
-    for path in _as_paths(paths):
-        kind = file_kind(path)
-        if kind in ("csv", "tsv"):
-            notes.append(csv_dialect(path, encoding).describe(path))
-        elif kind == "folder":
-            notes.append(f"{path}: a folder of .txt files in class subfolders, one text per file, "
-                         "labelled by subfolder name")
-    notes.append(joined_columns_note(text_columns(text_column)))
-    return [note for note in notes if note]
 
 
 def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, part="train",
@@ -301,7 +237,7 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
     size and `shuffle_buffer`.
 
     Args:
-        paths: a path or list of paths.
+        paths: a path or list of paths, or a `TextSource` (read as it is settled).
         encoder: a fitted `LabelEncoder`; rows with labels it does not know
             are an error.
         vectorizer: an adapted (ragged) `TextVectorization`.
@@ -319,17 +255,17 @@ def make_streaming_token_dataset(paths, encoder, vectorizer, sequence_length, pa
     Returns:
         A `tf.data.Dataset`.
     """
-    paths = [str(path) for path in _as_paths(paths)]
+    source = file_source(paths, text_column, label_column, encoding)  # settled once, read every epoch
 
     def chunks():
-        for texts, labels in iter_csv_chunks(paths, text_column, label_column, encoding):
+        for texts, labels in source.chunks():
             if part != "all" and validation_fraction > 0:
                 wanted = part == "validation"
                 kept = [(text, label) for text, label in zip(texts, labels)
                         if is_validation_text(text, validation_fraction) == wanted]
                 texts, labels = [text for text, _ in kept], [label for _, label in kept]
             if texts:
-                ids = encoder.encode(labels, source=_describe(paths))
+                ids = encoder.encode(labels, source=source.description)
                 yield np.asarray(texts, dtype=object), ids.astype("int32")
 
     # Whole chunks cross from Python into tf.data, then are split into rows:
@@ -356,14 +292,3 @@ def class_counts_array(counts, encoder):
 
 _NOT_FILES = ("Streaming mode reads CSV files (or JSON Lines, Parquet, folders): pass the training data as a path "
               "(or list of paths).")
-
-
-def _as_paths(source):
-    paths = data_file_paths(source)
-    if paths is None:
-        raise DataError(_NOT_FILES)
-    return paths
-
-
-def _describe(paths):
-    return " + ".join(str(p) for p in _as_paths(paths))

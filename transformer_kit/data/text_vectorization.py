@@ -120,17 +120,8 @@ def detect_split_mode(texts, threshold=0.3):
     return "character" if cjk / characters > threshold else "word"
 
 
-def make_text_vectorizer(
-    texts=None,
-    max_tokens=20000,
-    split="auto",
-    sequence_length=None,
-    vocabulary=None,
-    ngrams=None,
-    output_mode="int",
-    sparse=False,
-    name="text_vectorizer",
-):
+def make_text_vectorizer(texts=None, max_tokens=20000, split="auto", sequence_length=None, vocabulary=None,
+                         ngrams=None, output_mode="int", sparse=False, name="text_vectorizer"):
     """Build a `TextVectorization` layer with the toolkit's tokenization.
 
     The one place where the toolkit creates a `TextVectorization`: the
@@ -172,27 +163,12 @@ def make_text_vectorizer(
     >>> vectorizer(tf.constant(["the dog sat"])).to_list()
     [[2, 4, 3]]
     """
-    if split not in SPLIT_MODES:
-        raise ValueError(f"`split` must be one of {SPLIT_MODES}; got split={split!r}.")
-    if texts is not None:
-        texts = [str(text) for text in texts]
-        if not texts:
-            raise ValueError("`texts` is empty; the vocabulary needs training texts.")
-    if split == "auto":
-        if texts is None:
-            raise ValueError('`split="auto"` needs `texts` to detect the script; pass "word" or "character".')
-        split = detect_split_mode(texts)
+    texts, split = _checked_texts_and_split(texts, split)
     as_ids = output_mode == "int"
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens,
-        standardize=STANDARDIZERS[split],
-        split="whitespace",
-        ngrams=ngrams,
-        output_mode=output_mode,
-        output_sequence_length=sequence_length if as_ids else None,
-        ragged=as_ids and sequence_length is None,
-        sparse=sparse,
-        name=name,
+        max_tokens=max_tokens, standardize=STANDARDIZERS[split], split="whitespace", ngrams=ngrams,
+        output_mode=output_mode, output_sequence_length=sequence_length if as_ids else None,
+        ragged=as_ids and sequence_length is None, sparse=sparse, name=name,
     )
     if vocabulary is not None:
         # Not the constructor's `vocabulary`: Keras then keeps the vocabulary
@@ -204,6 +180,21 @@ def make_text_vectorizer(
         # of one by one, which is what makes adapting on 25k reviews take seconds.
         vectorizer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(texts)).batch(1024))
     return vectorizer
+
+
+def _checked_texts_and_split(texts, split):
+    """`texts` as a list of str (or `None`) and the split mode, `"auto"` resolved."""
+    if split not in SPLIT_MODES:
+        raise ValueError(f"`split` must be one of {SPLIT_MODES}; got split={split!r}.")
+    if texts is not None:
+        texts = [str(text) for text in texts]
+        if not texts:
+            raise ValueError("`texts` is empty; the vocabulary needs training texts.")
+    if split == "auto":
+        if texts is None:
+            raise ValueError('`split="auto"` needs `texts` to detect the script; pass "word" or "character".')
+        split = detect_split_mode(texts)
+    return texts, split
 
 
 def vectorize_texts(vectorizer, texts, sequence_length=None):
