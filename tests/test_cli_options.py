@@ -114,3 +114,17 @@ def test_no_function_in_the_cli_is_longer_than_60_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                 long.append(f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert not long
+
+
+@pytest.mark.parametrize(
+    "data, stem",
+    [("data/reviews.csv", "reviews"), ("data/part-*.csv.gz", "part"), ("data/[ab]*.jsonl", "run"),
+     ("data/reviews-?.csv", "reviews")],
+)
+def test_the_default_run_folder_is_named_by_the_data_without_glob_characters(data, stem):
+    from transformer_kit.cli.train import _default_output
+
+    output = _default_output(data)
+    assert output.parent == Path("runs")
+    assert output.name.rsplit("-", 2)[0] == stem  # then the date and time
+    assert not set("*?[]") & set(output.name)

@@ -333,7 +333,7 @@ def _subset(dataset, indices, dataset_type, held_out=False):
 
 
 def _default_output(data_path):
-    # A glob ("data/part-*.csv") names the run by its literal part: no "*" or "?" in a folder name.
-    stem = re.sub(r"[*?\[\]]+", "", Path(data_path).name.split(".")[0]).strip("-_ ") or "run"
+    # A glob ("data/part-*.csv") names the run by its literal start: no "*", "?" or "[" in a folder name.
+    stem = re.split(r"[*?\[]", Path(data_path).name.split(".")[0])[0].strip("-_ ") or "run"
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{stem}-{stamp}"
