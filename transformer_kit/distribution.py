@@ -128,6 +128,29 @@ def _make_tpu_strategy():
     return tf.distribute.TPUStrategy(resolver)
 
 
+def prepare_datasets(datasets, strategy):
+    """Make training datasets of batches ready for Keras' `fit` under `strategy`.
+
+    Args:
+        datasets: `tf.data.Dataset`s of batches built the same way on every
+            worker (seeded, from memory or the same files).
+        strategy: the `tf.distribute.Strategy` the model trains under.
+
+    Returns:
+        A tuple of the datasets, as given when `strategy` has one replica.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return tuple(datasets)
+    # Every worker builds the same seeded dataset; there are no files to
+    # shard, so workers split it by batches.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    # Keras builds the model from the first batch split over the replicas,
+    # which fails unless it splits evenly (see even_first_batch).
+    return tuple(even_first_batch(dataset.with_options(options), replicas) for dataset in datasets)
+
+
 def even_first_batch(dataset, replicas):
     """`dataset` with a first batch that splits evenly over `replicas`.
 
