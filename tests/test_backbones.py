@@ -7,6 +7,9 @@ check correctness (ids, masks, equalities, errors), not accuracy.
 
 import builtins
 import json
+import subprocess
+import sys
+import textwrap
 import unicodedata
 
 import numpy as np
@@ -264,6 +267,59 @@ def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_
     multi = TextClassifier(preset="single", backbone=str(bert_preset), multi_label=True, **TINY_BACKBONE)
     multi.fit(words, sets)
     assert multi.predict_proba(words[:5]).shape == (5, 3)
+
+
+def test_grid_search_clones_a_backbone_classifier_and_every_candidate_trains_the_backbone(bert_preset):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    base = TextClassifier(preset="single", backbone=str(bert_preset), epochs=1, verbose=0)
+    assert clone(base).get_params()["backbone"] == str(bert_preset)
+    search = GridSearchCV(base, {"learning_rate": [1e-3, 3e-3]}, cv=2, error_score="raise")
+    search.fit(*keyword_dataset(40))
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all() and len(search.cv_results_["params"]) == 2
+    assert search.best_estimator_ is not base and base.get_params()["backbone"] == str(bert_preset)
+    assert search.best_estimator_.model_.get_layer("preprocessor").__class__.__name__ == "BackbonePreprocessor"
+
+
+MIRRORED_TRAIN = textwrap.dedent(
+    """
+    import sys
+    import tensorflow as tf
+
+    # Two logical CPUs stand in for two GPUs; only possible before TF starts (then the CLI runs).
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    from transformer_kit.cli import main
+    from transformer_kit.distribution import make_strategy
+
+    print("REPLICAS", make_strategy("mirrored").num_replicas_in_sync)  # the strategy the CLI then gets
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_backbone_trains_under_the_mirrored_strategy_from_the_cli_when_batches_split_unevenly(bert_preset, tmp_path):
+    from keyword_data import write_keyword_csv
+
+    script = tmp_path / "train_mirrored.py"
+    script.write_text(MIRRORED_TRAIN)
+    data = write_keyword_csv(tmp_path / "train.csv", rows=62)
+    # Batches of 9 (and 11 validation rows) cannot split evenly over two replicas.
+    done = subprocess.run(
+        [sys.executable, str(script), "train", str(data), "--output", str(tmp_path / "run"), "--backbone",
+         str(bert_preset), "--preset", "single", "--strategy", "mirrored", "--epochs", "1", "--batch-size", "9",
+         "--validation-fraction", "0.2", "--learning-rate", "0.001", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "REPLICAS 2" in done.stdout
+    classifier = TextClassifier.load(tmp_path / "run", verbose=0)
+    assert classifier.training_config_.strategy == "mirrored"
+    probabilities = classifier.predict_proba(["a wonderful film", "a dreadful film", ""])
+    assert probabilities.shape == (3, 2)
+    np.testing.assert_allclose(probabilities.to_numpy().sum(axis=1), 1, atol=1e-5)
 
 
 def test_backbone_run_resumes_from_its_backup_and_trains_streamed(bert_preset, tmp_path):

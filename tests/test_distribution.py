@@ -11,11 +11,13 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from keyword_data import write_keyword_csv
 from transformer_kit.classifier import TextClassifier
-from transformer_kit.distribution import make_strategy
+from transformer_kit.distribution import even_first_batch, make_strategy
 
 TINY_ARGS = ["--preset", "single", "--epochs", "2", "--embed-dim", "16", "--num-heads", "2", "--ff-dim", "32"]
 
@@ -30,6 +32,52 @@ def test_unknown_strategy_is_a_clear_error():
 def test_tpu_strategy_without_a_tpu_is_a_clear_error():
     with pytest.raises(ValueError, match="No TPU found"):
         make_strategy("tpu")
+
+
+def token_batches(sizes, shuffle=False):
+    """Batches like `make_token_dataset`'s: `(ids, row numbers)`, each batch padded to its own width.
+
+    Row `i` holds `i + 1` in its first `1 + i % 11` columns, so every batch has a width of its own.
+    """
+    rows = sum(sizes)
+    lengths = 1 + np.arange(rows) % 11
+    ids = (np.arange(1, rows + 1)[:, None] * (np.arange(11) < lengths[:, None])).astype("int32")
+    dataset = tf.data.Dataset.from_tensor_slices((ids, np.arange(rows, dtype="int32")))
+    if shuffle:
+        dataset = dataset.shuffle(rows, seed=0, reshuffle_each_iteration=True)
+    # Cut into batches of `sizes`, then trimmed to the batch's longest row, as dynamic padding does.
+    batches = dataset.batch(rows).flat_map(
+        lambda x, y: tf.data.Dataset.from_tensor_slices(tf.constant(sizes)).scan(
+            0, lambda start, size: (start + size, (x[start : start + size], y[start : start + size]))))
+    return batches.map(lambda x, y: (x[:, : tf.reduce_max(tf.math.count_nonzero(x, axis=1, dtype=tf.int32))], y))
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 3])
+@pytest.mark.parametrize("sizes", [[64, 64, 3], [7, 64, 64], [5], [16, 1], [1]])
+def test_even_first_batch_splits_the_first_batch_evenly_and_keeps_every_row_once_in_order(sizes, replicas):
+    batches = [(x.numpy(), y.numpy()) for x, y in even_first_batch(token_batches(sizes), replicas)]
+    sizes_out = [len(y) for _, y in batches]
+    rows = sum(sizes)
+    assert sum(sizes_out) == rows and min(sizes_out) > 0
+    if rows >= replicas:
+        assert sizes_out[0] % replicas == 0
+    if replicas == 1 or sizes[0] % replicas == 0:
+        assert sizes_out == sizes  # nothing to move
+    elif len(sizes) > 1 and sizes[0] >= replicas:
+        assert sizes_out == [sizes[0] - sizes[0] % replicas, sizes[1] + sizes[0] % replicas, *sizes[2:]]
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), np.arange(rows))  # order kept
+    for x, y in batches:  # each row's ids intact, padded with 0 to its batch's width
+        expected = (y[:, None] + 1) * (np.arange(x.shape[1]) < 1 + y[:, None] % 11)
+        np.testing.assert_array_equal(x, expected)
+
+
+def test_even_first_batch_reads_a_reshuffling_dataset_once_per_epoch():
+    dataset = even_first_batch(token_batches([7, 64, 64], shuffle=True), replicas=2)
+    epochs = [np.concatenate([y.numpy() for _, y in dataset]) for _ in range(2)]
+    for rows in epochs:  # every row exactly once in each epoch
+        np.testing.assert_array_equal(np.sort(rows), np.arange(135))
+    assert not np.array_equal(epochs[0], epochs[1])  # still reshuffled every epoch
+    assert [len(y) for _, y in dataset][:2] == [6, 65]
 
 
 MIRRORED_SCRIPT = textwrap.dedent(

@@ -128,6 +128,103 @@ def _make_tpu_strategy():
     return tf.distribute.TPUStrategy(resolver)
 
 
+def prepare_datasets(datasets, strategy):
+    """Make training datasets of batches ready for Keras' `fit` under `strategy`.
+
+    Args:
+        datasets: `tf.data.Dataset`s of batches built the same way on every
+            worker (seeded, from memory or the same files).
+        strategy: the `tf.distribute.Strategy` the model trains under.
+
+    Returns:
+        A tuple of the datasets, as given when `strategy` has one replica.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return tuple(datasets)
+    # Every worker builds the same seeded dataset; there are no files to
+    # shard, so workers split it by batches.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    # Keras builds the model from the first batch split over the replicas,
+    # which fails unless it splits evenly (see even_first_batch).
+    return tuple(even_first_batch(dataset.with_options(options), replicas) for dataset in datasets)
+
+
+def even_first_batch(dataset, replicas):
+    """`dataset` with a first batch that splits evenly over `replicas`.
+
+    Keras' `fit` and `evaluate` under a `tf.distribute` strategy build the
+    model from the dataset's first batch, after averaging the replicas'
+    parts of it (`strategy.reduce("MEAN", ...)` in `_maybe_symbolic_build`,
+    Keras 3.15). That average needs parts of one shape: a first batch of 49
+    rows on two replicas (25 and 24) fails with "Inputs to operation AddN
+    of type AddN must have the same size and shape", for a scratch
+    transformer and a KerasHub backbone alike. It happens whenever the
+    first batch is short (few rows, or bucketing shuffles the last batch to
+    the front) or the batch size is not a multiple of the replicas (64 on
+    three GPUs). Later batches may split unevenly: the training step
+    handles that.
+
+    So the first batch keeps a multiple of `replicas` rows, and the rows
+    beyond it are prepended to the second batch (the narrower of the two
+    padded with 0, the padding id); a dataset of one batch gets them as a
+    second, short batch of their own. Rows keep their order; none is lost
+    or repeated. It works in one pass, so a dataset that reshuffles is
+    still read once per epoch, and does so in every epoch (Keras builds at
+    the start of every `evaluate`).
+
+    Args:
+        dataset: a `tf.data.Dataset` of batches: a tensor, or a tuple of
+            tensors, whose first dimension is the batch (token ids and
+            targets); other dimensions may differ between batches.
+        replicas: int, the strategy's `num_replicas_in_sync`.
+
+    Returns:
+        The same rows in the same order, in batches of which the first
+        splits evenly (unless the whole dataset has fewer rows than
+        `replicas`); `dataset` itself when `replicas` is 1.
+
+    Example:
+
+    >>> dataset = tf.data.Dataset.range(7).batch(4)  # batches of 4 and 3 rows
+    >>> [len(batch) for batch in even_first_batch(dataset, replicas=3)]
+    [3, 4]
+    """
+    if replicas == 1:
+        return dataset
+    empty = tf.nest.map_structure(lambda spec: tf.zeros([dim or 0 for dim in spec.shape], spec.dtype),
+                                  dataset.element_spec)
+
+    def move_rows(state, batch):
+        split_done, carried = state
+        merged = tf.nest.map_structure(_concat_rows, carried, batch)
+        rows = _batch_rows(merged)
+        at_end = tf.equal(_batch_rows(batch), 0)  # the empty batch appended below: flush the rows carried
+        keep = tf.where(split_done | at_end, rows, rows - rows % replicas)
+        kept = tf.nest.map_structure(lambda tensor: tensor[:keep], merged)
+        carried = tf.nest.map_structure(lambda tensor: tensor[keep:], merged)
+        return (split_done | (keep > 0), carried), kept
+
+    moved = dataset.concatenate(tf.data.Dataset.from_tensors(empty)).scan((tf.constant(False), empty), move_rows)
+    return moved.filter(lambda *batch: _batch_rows(batch) > 0)
+
+
+def _batch_rows(batch):
+    return tf.shape(tf.nest.flatten(batch)[0])[0]
+
+
+def _concat_rows(first, second):
+    """`first` and `second` joined along the batch, each padded with 0 to the larger of their other dims."""
+    shape = tf.maximum(tf.shape(first)[1:], tf.shape(second)[1:])
+
+    def pad(tensor):
+        extra = shape - tf.shape(tensor)[1:]
+        return tf.pad(tensor, tf.concat([[[0, 0]], tf.stack([tf.zeros_like(extra), extra], axis=1)], axis=0))
+
+    return tf.concat([pad(first), pad(second)], axis=0)
+
+
 def prepare_model(model, strategy):
     """Make a compiled model's `fit` work under `strategy`.
 

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
-from transformer_kit.distribution import prepare_model
+from transformer_kit.distribution import prepare_datasets, prepare_model
 from transformer_kit.encoders import build_member
 from transformer_kit.models import compile_text_classifier
 
@@ -169,13 +169,7 @@ class MemberTrainer:
                     soft_targets=self.soft_targets,
                 )
         prepare_model(training_model, self.strategy)
-        train, validation = data.train, data.validation
-        if self.strategy.num_replicas_in_sync > 1:
-            # Every worker builds the same seeded dataset from memory; there
-            # are no files to shard, so workers split it by batches.
-            options = tf.data.Options()
-            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-            train, validation = train.with_options(options), validation.with_options(options)
+        train, validation = prepare_datasets((data.train, data.validation), self.strategy)
         history = training_model.fit(
             train,
             validation_data=validation,
