@@ -63,7 +63,7 @@ SLOW_FIXTURES = {
 SLOW_TESTS = {
     "test_backbones::test_backbone_run_resumes_from_its_backup_and_trains_streamed",
     "test_backbones::test_backbone_trains_under_the_mirrored_strategy_from_the_cli_when_batches_split_unevenly",
-    "test_backbones::test_grid_search_clones_a_backbone_classifier_and_every_candidate_trains_the_backbone",
+    "test_backbones::test_cross_validation_clones_a_backbone_classifier_and_every_fold_trains_the_backbone",
     "test_backbones::test_default_blend_with_a_backbone_trains_and_cli_trains_exports_and_predicts",
     "test_backbones::test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_works",
     "test_classifier::test_binary_roc_auc_equals_scikit_learn",

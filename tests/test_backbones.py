@@ -269,17 +269,19 @@ def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_
     assert multi.predict_proba(words[:5]).shape == (5, 3)
 
 
-def test_grid_search_clones_a_backbone_classifier_and_every_candidate_trains_the_backbone(bert_preset):
+def test_cross_validation_clones_a_backbone_classifier_and_every_fold_trains_the_backbone(bert_preset):
     from sklearn.base import clone
-    from sklearn.model_selection import GridSearchCV
+    from sklearn.model_selection import cross_validate
 
+    # cross_validate clones and fits exactly as GridSearchCV does (tests/test_estimator.py runs that one),
+    # in 2 fits instead of a grid's 5.
     base = TextClassifier(preset="single", backbone=str(bert_preset), epochs=1, verbose=0)
     assert clone(base).get_params()["backbone"] == str(bert_preset)
-    search = GridSearchCV(base, {"learning_rate": [1e-3, 3e-3]}, cv=2, error_score="raise")
-    search.fit(*keyword_dataset(40))
-    assert np.isfinite(search.cv_results_["mean_test_score"]).all() and len(search.cv_results_["params"]) == 2
-    assert search.best_estimator_ is not base and base.get_params()["backbone"] == str(bert_preset)
-    assert search.best_estimator_.model_.get_layer("preprocessor").__class__.__name__ == "BackbonePreprocessor"
+    results = cross_validate(base, *keyword_dataset(40), cv=2, return_estimator=True, error_score="raise")
+    assert np.isfinite(results["test_score"]).all() and len(results["estimator"]) == 2
+    assert not hasattr(base, "model_") and base.get_params()["backbone"] == str(bert_preset)
+    for fitted in results["estimator"]:
+        assert fitted.model_.get_layer("preprocessor").__class__.__name__ == "BackbonePreprocessor"
 
 
 MIRRORED_TRAIN = textwrap.dedent(
