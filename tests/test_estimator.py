@@ -43,8 +43,8 @@ def test_a_list_of_texts_without_labels_is_a_clear_error():
 
 def test_cross_val_score_and_grid_search_run():
     texts, labels = keyword_dataset(rows=150)
-    scores = cross_val_score(TextClassifier(**QUICK), texts, labels, cv=2)
-    assert scores.shape == (2,) and (scores > 0.5).all()
+    scores = cross_val_score(TextClassifier(**QUICK), texts, labels, cv=3)
+    assert scores.shape == (3,) and (scores > 0.5).all()
     search = GridSearchCV(TextClassifier(**QUICK), {"learning_rate": [1e-3, 3e-3]}, cv=2, refit=False)
     search.fit(texts, labels)
     assert len(search.cv_results_["mean_test_score"]) == 2
