@@ -17,7 +17,9 @@ import tensorflow as tf
 
 from keyword_data import write_keyword_csv
 from transformer_kit.classifier import TextClassifier
-from transformer_kit.distribution import even_first_batch, make_strategy
+from transformer_kit.data import make_text_vectorizer, make_token_dataset
+from transformer_kit.distribution import even_first_batch, make_strategy, stand_in_batch
+from transformer_kit.models import add_classification_head, build_transformer_encoder, compile_text_classifier
 
 TINY_ARGS = ["--preset", "single", "--epochs", "2", "--embed-dim", "16", "--num-heads", "2", "--ff-dim", "32"]
 
@@ -78,6 +80,35 @@ def test_even_first_batch_reads_a_reshuffling_dataset_once_per_epoch():
         np.testing.assert_array_equal(np.sort(rows), np.arange(135))
     assert not np.array_equal(epochs[0], epochs[1])  # still reshuffled every epoch
     assert [len(y) for _, y in dataset][:2] == [6, 65]
+
+
+# The targets of each kind of training, for 6 texts: (targets, classes, compile options).
+TARGET_KINDS = {
+    "class ids": (np.array([0, 1, 2, 0, 1, 2]), 3, {}),
+    "binary class ids": (np.array([0, 1, 1, 0, 1, 0]), 2, {}),
+    "multi-hot labels": ((np.eye(3)[[0, 1, 2, 0, 1, 2]] + [0, 0, 1]).astype("float32"), 3, {"multi_label": True}),
+    "teacher probabilities": (np.full((6, 3), 1 / 3, "float32"), 3, {"soft_targets": True}),
+    "binary teacher probabilities": (np.full((6, 1), 0.7, "float32"), 2, {"soft_targets": True}),
+}
+
+
+@pytest.mark.parametrize("kind", TARGET_KINDS)
+def test_the_multi_worker_stand_in_batch_is_shaped_like_the_data_and_builds_loss_and_metrics(kind):
+    targets, classes, options = TARGET_KINDS[kind]
+    texts = ["good film", "bad plot here", "a fine cast", "dull", "great ending", "poor script and cast"]
+    dataset = make_token_dataset(texts, targets, make_text_vectorizer(texts), sequence_length=16, batch_size=4,
+                                 shuffle=True, seed=0)
+    stand_in = stand_in_batch(dataset)
+    for real, fake in zip(next(iter(dataset)), stand_in):
+        assert (fake.shape[1:], fake.dtype) == (real.shape[1:], real.dtype.as_numpy_dtype)
+    assert stand_in[0].shape == (1, 8)  # the padded length is unknown: the shortest padding
+    encoder = build_transformer_encoder(50, 16, embed_dim=8, num_heads=1, ff_dim=8)
+    model = add_classification_head(encoder, classes, multi_label=options.get("multi_label", False))
+    compile_text_classifier(model, **options)
+    # What prepare_model does under MultiWorkerMirroredStrategy (which needs a process of its own):
+    # Keras builds the loss and metrics from the stand-in, and fails on targets of the wrong shape or dtype.
+    model._symbolic_build(data_batch=stand_in)
+    assert model._compile_loss.built and model._compile_metrics.built and model.optimizer.built
 
 
 MIRRORED_SCRIPT = textwrap.dedent(
