@@ -12,10 +12,10 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
-from keyword_data import write_keyword_csv
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.data import make_text_vectorizer, make_token_dataset
 from transformer_kit.distribution import even_first_batch, make_strategy, stand_in_batch
@@ -161,10 +161,16 @@ def free_ports(count):
 
 
 def test_multi_worker_training_with_two_processes_writes_one_run(tmp_path):
-    data = write_keyword_csv(tmp_path / "tiny.csv", rows=300)
+    # Multi-label data: its multi-hot float targets must reach Keras' build as they are, not as class ids
+    # (test_the_multi_worker_stand_in_batch_... checks the other kinds of target without training).
+    from test_multilabel import topic_texts
+
+    texts, labels = topic_texts(300)
+    data = tmp_path / "tags.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     command = [sys.executable, "-m", "transformer_kit", "train", str(data), "--output", "run",
-               "--strategy", "multi-worker", *TINY_ARGS]
+               "--strategy", "multi-worker", "--multi-label", *TINY_ARGS]
     processes = []
     try:
         for index in range(2):
@@ -184,6 +190,6 @@ def test_multi_worker_training_with_two_processes_writes_one_run(tmp_path):
     assert "the chief writes the run directory" in logs[1]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".run")) == []
     classifier = TextClassifier.load(tmp_path / "run", verbose=0)
-    assert classifier.training_config_.strategy == "multi-worker"
-    probabilities = classifier.predict_proba(["a wonderful film", "a dreadful film"])["positive"].to_numpy()
-    assert probabilities[0] > probabilities[1]  # two tiny epochs: learning, if not yet sure
+    assert classifier.training_config_.strategy == "multi-worker" and classifier.multi_label
+    probabilities = classifier.predict_proba(["we saw a goal and a ball", "we saw a song and a band"])
+    assert probabilities["sports"][0] > probabilities["sports"][1]  # two tiny epochs: learning, if not yet sure
