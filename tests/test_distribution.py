@@ -12,12 +12,14 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
-from keyword_data import write_keyword_csv
 from transformer_kit.classifier import TextClassifier
-from transformer_kit.distribution import even_first_batch, make_strategy
+from transformer_kit.data import make_text_vectorizer, make_token_dataset
+from transformer_kit.distribution import even_first_batch, make_strategy, stand_in_batch
+from transformer_kit.models import add_classification_head, build_transformer_encoder, compile_text_classifier
 
 TINY_ARGS = ["--preset", "single", "--epochs", "2", "--embed-dim", "16", "--num-heads", "2", "--ff-dim", "32"]
 
@@ -80,6 +82,35 @@ def test_even_first_batch_reads_a_reshuffling_dataset_once_per_epoch():
     assert [len(y) for _, y in dataset][:2] == [6, 65]
 
 
+# The targets of each kind of training, for 6 texts: (targets, classes, compile options).
+TARGET_KINDS = {
+    "class ids": (np.array([0, 1, 2, 0, 1, 2]), 3, {}),
+    "binary class ids": (np.array([0, 1, 1, 0, 1, 0]), 2, {}),
+    "multi-hot labels": ((np.eye(3)[[0, 1, 2, 0, 1, 2]] + [0, 0, 1]).astype("float32"), 3, {"multi_label": True}),
+    "teacher probabilities": (np.full((6, 3), 1 / 3, "float32"), 3, {"soft_targets": True}),
+    "binary teacher probabilities": (np.full((6, 1), 0.7, "float32"), 2, {"soft_targets": True}),
+}
+
+
+@pytest.mark.parametrize("kind", TARGET_KINDS)
+def test_the_multi_worker_stand_in_batch_is_shaped_like_the_data_and_builds_loss_and_metrics(kind):
+    targets, classes, options = TARGET_KINDS[kind]
+    texts = ["good film", "bad plot here", "a fine cast", "dull", "great ending", "poor script and cast"]
+    dataset = make_token_dataset(texts, targets, make_text_vectorizer(texts), sequence_length=16, batch_size=4,
+                                 shuffle=True, seed=0)
+    stand_in = stand_in_batch(dataset)
+    for real, fake in zip(next(iter(dataset)), stand_in):
+        assert (fake.shape[1:], fake.dtype) == (real.shape[1:], real.dtype.as_numpy_dtype)
+    assert stand_in[0].shape == (1, 8)  # the padded length is unknown: the shortest padding
+    encoder = build_transformer_encoder(50, 16, embed_dim=8, num_heads=1, ff_dim=8)
+    model = add_classification_head(encoder, classes, multi_label=options.get("multi_label", False))
+    compile_text_classifier(model, **options)
+    # What prepare_model does under MultiWorkerMirroredStrategy (which needs a process of its own):
+    # Keras builds the loss and metrics from the stand-in, and fails on targets of the wrong shape or dtype.
+    model._symbolic_build(data_batch=stand_in)
+    assert model._compile_loss.built and model._compile_metrics.built and model.optimizer.built
+
+
 MIRRORED_SCRIPT = textwrap.dedent(
     """
     import json, sys
@@ -130,10 +161,16 @@ def free_ports(count):
 
 
 def test_multi_worker_training_with_two_processes_writes_one_run(tmp_path):
-    data = write_keyword_csv(tmp_path / "tiny.csv", rows=300)
+    # Multi-label data: its multi-hot float targets must reach Keras' build as they are, not as class ids
+    # (test_the_multi_worker_stand_in_batch_... checks the other kinds of target without training).
+    from test_multilabel import topic_texts
+
+    texts, labels = topic_texts(300)
+    data = tmp_path / "tags.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     command = [sys.executable, "-m", "transformer_kit", "train", str(data), "--output", "run",
-               "--strategy", "multi-worker", *TINY_ARGS]
+               "--strategy", "multi-worker", "--multi-label", *TINY_ARGS]
     processes = []
     try:
         for index in range(2):
@@ -153,6 +190,6 @@ def test_multi_worker_training_with_two_processes_writes_one_run(tmp_path):
     assert "the chief writes the run directory" in logs[1]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".run")) == []
     classifier = TextClassifier.load(tmp_path / "run", verbose=0)
-    assert classifier.training_config_.strategy == "multi-worker"
-    probabilities = classifier.predict_proba(["a wonderful film", "a dreadful film"])["positive"].to_numpy()
-    assert probabilities[0] > probabilities[1]  # two tiny epochs: learning, if not yet sure
+    assert classifier.training_config_.strategy == "multi-worker" and classifier.multi_label
+    probabilities = classifier.predict_proba(["we saw a goal and a ball", "we saw a song and a band"])
+    assert probabilities["sports"][0] > probabilities["sports"][1]  # two tiny epochs: learning, if not yet sure

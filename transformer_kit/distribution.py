@@ -225,8 +225,8 @@ def _concat_rows(first, second):
     return tf.concat([pad(first), pad(second)], axis=0)
 
 
-def prepare_model(model, strategy):
-    """Make a compiled model's `fit` work under `strategy`.
+def prepare_model(model, strategy, dataset):
+    """Make a compiled model's `fit` on `dataset` work under `strategy`.
 
     Needed only for `MultiWorkerMirroredStrategy`, where Keras 3 (up to at
     least 3.15) fails in two places (tensorflow/tensorflow#72388):
@@ -234,26 +234,64 @@ def prepare_model(model, strategy):
     - at the start of `fit` it all-reduces the first `(x, y)` batch to infer
       shapes, but that strategy's `reduce` does not accept a tuple (and the
       workers' dynamically padded batches differ in shape anyway). Metrics,
-      loss and optimizer state are built here from a stand-in batch instead,
-      inside the scope, and that step is skipped;
+      loss and optimizer state are built here from a stand-in batch instead
+      (see `stand_in_batch`), inside the scope, and that step is skipped;
     - it averages each step's logs across workers along axis 0, which scalar
       logs do not have. `train_step` and `test_step` return them as
       one-element vectors, which that average turns back into scalars.
 
     Args:
-        model: a compiled classifier taking int token ids `(batch, length)`
-            and integer labels `(batch,)`.
+        model: a compiled classifier.
         strategy: the `tf.distribute.Strategy` it was built under.
+        dataset: the `tf.data.Dataset` of `(token ids, targets)` batches it
+            will train on, as built (before `prepare_datasets`, which
+            leaves the targets' width unknown).
     """
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
     _check_private_trainer_api(model)
-    stand_in = (np.zeros((1, 8), "int32"), np.zeros((1,), "int32"))
     with strategy.scope():
-        model._symbolic_build(data_batch=stand_in)
+        model._symbolic_build(data_batch=stand_in_batch(dataset))
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
     model.train_step = _logs_as_vectors(model.train_step)
     model.test_step = _logs_as_vectors(model.test_step)
+
+
+def stand_in_batch(dataset, length=8):
+    """One all-zero row shaped and typed like the batches of `dataset`.
+
+    Keras builds the loss and metrics from it, and they fail on targets of
+    the wrong shape or dtype: multi-label targets are multi-hot floats
+    `(batch, labels)` (`F1Score` wants them 2-D), a teacher's soft targets
+    are probabilities `(batch, classes)`, or `(batch, 1)` for a binary
+    sigmoid (`CategoricalCrossentropy` wants the prediction's rank; binary
+    accuracy compares them with 0.5, a float). A fixed guess of integer
+    class ids `(batch,)` broke multi-worker training with either. So the
+    shapes and dtypes come from the dataset's `element_spec` itself.
+
+    Args:
+        dataset: a `tf.data.Dataset` of batches (a tensor or a structure of
+            tensors, the batch first).
+        length: int, the size given to the dimensions the spec leaves
+            unknown beyond the batch (the padded text length); 8 is the
+            shortest that `make_token_dataset` pads to.
+
+    Returns:
+        The structure of `dataset.element_spec` with a NumPy array of zeros
+        of one row in place of each spec.
+
+    Example:
+
+    >>> dataset = tf.data.Dataset.from_tensors((tf.ones([4, 16], "int32"), tf.ones([4, 3])))
+    >>> ids, targets = stand_in_batch(dataset.unbatch().batch(2))
+    >>> ids.shape, ids.dtype, targets.shape, targets.dtype
+    ((1, 16), dtype('int32'), (1, 3), dtype('float32'))
+    """
+    def zeros(spec):
+        shape = [1, *(length if dim is None else dim for dim in spec.shape[1:])]
+        return np.zeros(shape, spec.dtype.as_numpy_dtype)
+
+    return tf.nest.map_structure(zeros, dataset.element_spec)
 
 
 # The work-around above replaces two private methods of Keras' TensorFlow

@@ -168,7 +168,7 @@ class MemberTrainer:
                     multi_label=self.config.multi_label,
                     soft_targets=self.soft_targets,
                 )
-        prepare_model(training_model, self.strategy)
+        prepare_model(training_model, self.strategy, data.train)
         train, validation = prepare_datasets((data.train, data.validation), self.strategy)
         history = training_model.fit(
             train,
