@@ -27,9 +27,9 @@ workers (in the dev extra). Tests are handed out one by one, except those that
 share a trained fixture: every test that requests one of `SLOW_FIXTURES` is
 grouped (an ``xdist_group`` mark) with the other tests of its module, or with
 all the tests of `default_classifier` for that session-wide one, so that each
-classifier is still trained once, on one worker. It is not the default: on 2
-cores shared with other jobs it was no faster (TensorFlow already trains on
-every core); whether it is on 2 idle cores is still to be measured.
+classifier is still trained once, on one worker. The notebooks and the other
+slow tests are collected first, so that the longest ones start early and do
+not leave one worker running alone at the end.
 """
 
 import os
@@ -120,6 +120,13 @@ def _test_key(item):
     return f"{_module_name(item)}::{getattr(item, 'originalname', item.name)}"
 
 
+def _start_order(item):
+    """0 for a notebook run, 1 for another slow test, 2 for the rest (a stable sort keeps the order within)."""
+    if _test_key(item) == "test_notebooks::test_notebook_runs_in_fast_mode":
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
+
+
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselect, so stale names are judged on everything collected
 def pytest_collection_modifyitems(config, items):
     slow = pytest.mark.slow
@@ -134,6 +141,9 @@ def pytest_collection_modifyitems(config, items):
         group = _worker_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+    # The longest tests first: pytest-xdist hands out a group's tests together, largest groups first, and
+    # then the single tests in this order; a notebook started last would leave the other worker idle.
+    items.sort(key=_start_order)
     collected_modules = {_module_name(item) for item in items}
     stale = sorted(key for key in SLOW_TESTS - matched if key.split("::")[0] in collected_modules)
     if stale:
