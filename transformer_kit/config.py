@@ -16,6 +16,9 @@ from transformer_kit.checks import check_choice, check_positive_int, check_rate
 
 SPLIT_MODES = ("auto", "word", "character")
 SELF_TRAINING = ("auto", "always", "never")
+# The n-gram branch's feature sets (`transformer_kit.ngram.FeatureScaling`): TF-IDF or naive
+# Bayes log-count ratios (binary tasks) of word or CJK-character 1-2- or 1-3-grams.
+NGRAM_FEATURES = ("tfidf-1-2", "tfidf-1-3", "nb-1-2", "nb-1-3")
 # Names accepted by `transformer_kit.distribution.make_strategy`.
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
 
@@ -139,6 +142,12 @@ class TrainingConfig:
         ngram_weight: weight of the TF-IDF logistic regression in the blend
             (0 disables it), or `"auto"`: chosen to minimize log-loss on
             held-out data the n-gram model did not see.
+        ngram_features: the n-gram regression's features: `"auto"` (the
+            candidate with the lowest log-loss on the held-out texts the blend
+            weight is chosen on: `"tfidf-1-2"`, `"nb-1-2"`, `"nb-1-3"` for two
+            classes, `"tfidf-1-2"`, `"tfidf-1-3"` for more, `"tfidf-1-2"`
+            for label sets) or one of `NGRAM_FEATURES` (`"nb-*"`, naive
+            Bayes log-count ratios, for two classes only).
         ngram_max_tokens: n-gram vocabulary cap of that regression.
         ngram_min_df: keep only n-grams found in at least this many
             training texts.
@@ -251,6 +260,13 @@ class TrainingConfig:
         "W",
         type=float,
         auto="a number in [0, 1]",
+    )
+    ngram_features: str = setting(
+        "auto",
+        "Features of the n-gram model: tfidf-1-2 (TF-IDF of 1-2-grams), tfidf-1-3, nb-1-2 or nb-1-3 (binary "
+        "n-grams scaled by naive Bayes log-count ratios, two classes only), or auto: the candidate with the "
+        "lowest log-loss on the held-out texts the blend weight is chosen on.",
+        choices=("auto", *NGRAM_FEATURES),
     )
     ngram_max_tokens: int = python_only(150000, "N-gram vocabulary cap of the TF-IDF logistic regression.")
     ngram_min_df: int = python_only(2, "Keep only n-grams found in at least this many training texts.")
@@ -423,6 +439,7 @@ def validate_training_config(config):
     check_choice("streaming", config.streaming, (True, False, "auto"))
     check_rate("weight_decay", config.weight_decay)
     check_choice("self_training", config.self_training, SELF_TRAINING)
+    check_choice("ngram_features", config.ngram_features, ("auto", *NGRAM_FEATURES))
     if not (isinstance(config.pseudo_label_weight, (int, float)) and 0 < config.pseudo_label_weight <= 1):
         raise ValueError(f"`pseudo_label_weight` must be in (0, 1], got {config.pseudo_label_weight!r}.")
     check_choice("multi_label", config.multi_label, (True, False))
