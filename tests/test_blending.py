@@ -11,7 +11,7 @@ from test_ngram import make_texts
 
 from keyword_data import keyword_dataset
 from plain_tensorflow import serve_in_plain_tensorflow
-from transformer_kit.blending import NgramFitter, pooled_ngram_weight, validation_split
+from transformer_kit.blending import NgramFitter, choose_features_on, pooled_ngram_weight, validation_split
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import ModelConfig, TrainingConfig
 from transformer_kit.encoders import ScratchTransformer, build_member
@@ -191,6 +191,31 @@ def test_forced_features_are_used_without_comparing(features):
     assert (fitter.features, fitter.feature_losses) == (features, None)
     assert fitter.report() == {"ngram_features": features, "features": features}
     assert fitter.fit(texts, ids).features == features
+
+
+def test_without_held_out_rows_features_are_chosen_out_of_fold_or_on_validation_texts():
+    texts, ids = make_texts(200, seed=3)
+    ids = (ids == 0).astype(int)
+    config = TrainingConfig(ngram_weight=0.5)  # a fixed weight: no held-out rows are scored
+    candidates = ("tfidf-1-2", "nb-1-2", "nb-1-3")
+    fitter = NgramFitter(2, "word", config)
+    fitter.choose_features_by_cross_validation(texts, ids)
+    expected = {features: mean_log_loss(cross_validated_ngram_probabilities(texts, ids, 2, features=features), ids)
+                for features in candidates}
+    assert fitter.feature_losses == pytest.approx(expected, abs=1e-6)
+    assert fitter.features == min(expected, key=expected.get)
+
+    validation_texts, validation_ids = make_texts(80, seed=4)
+    validation_ids = (validation_ids == 0).astype(int)
+    fitter = NgramFitter(2, "word", config)
+    start = choose_features_on(fitter, (texts, ids), (validation_texts, validation_ids), "the 80 validation texts")
+    expected = {}
+    for features in candidates:
+        probability = fit_ngram_classifier(texts, ids, 2, features=features)(tf.constant(validation_texts)).numpy()
+        expected[features] = mean_log_loss(np.hstack([1 - probability, probability]), validation_ids)
+    assert fitter.feature_losses == pytest.approx(expected, abs=1e-5)
+    assert start.features == fitter.features == min(expected, key=expected.get)
+    assert fitter.report()["judged_on"] == "the 80 validation texts"
 
 
 def test_multiclass_auto_compares_tfidf_only_and_naive_bayes_is_refused_before_training():
