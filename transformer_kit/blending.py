@@ -233,15 +233,21 @@ def pooled_ngram_weight(preprocessor, members, texts, label_ids, labels, fitter)
     measured about right (SST-2: weight 0.60, 0.826; an n-gram model fitted
     without each transformer's split alone, on 90%, gave the n-gram model
     alone, 0.820; the transformers' average on test wants 0.70, 0.829).
+    With several candidate feature sets (`ngram_features="auto"`), each
+    candidate's n-gram model is scored on the same rows the same way, and
+    the one of lowest log-loss is kept (`NgramFitter.choose_features`)
+    before the weight is chosen.
 
     Args:
         preprocessor, members: the fitted preprocessor and transformers.
         texts, label_ids, labels: the training texts, their ids and labels.
-        fitter: an `NgramFitter` (labels only: no unlabeled texts).
+        fitter: an `NgramFitter` (labels only: no unlabeled texts); its
+            `features` are set to the chosen ones.
 
     Returns:
-        `(weight, warm start)`: the n-gram model fitted without the pooled
-        rows, which starts the final fit, or `None` after cross-validation;
+        `(weight, warm start)`: the n-gram model (the chosen features)
+        fitted without the pooled rows, which starts the final fit, or
+        `None` after cross-validation;
         `None` instead of the pair when a class has a single text.
     """
     cfg = fitter.cfg
