@@ -1,4 +1,4 @@
-"""The in-graph TF-IDF logistic regression against scikit-learn's own pipeline."""
+"""The in-graph n-gram logistic regression (TF-IDF and naive Bayes features) against scikit-learn's own pipelines."""
 
 import keras
 import numpy as np

@@ -43,7 +43,7 @@ BACKBONE_LEARNING_RATE = 5e-5
 BACKBONE_WARMUP_FRACTION = 0.1
 
 # Presets are named bundles of settings; explicit arguments override them.
-# "default" averages a few transformers and blends in an in-graph TF-IDF
+# "default" averages a few transformers and blends in an in-graph n-gram
 # logistic regression: on a few thousand short texts a single from-scratch
 # transformer trails n-gram baselines by 1-3 points, and this closes the gap
 # (see benchmarks/RESULTS.md). "single" is the plain one-transformer model.
@@ -139,7 +139,7 @@ class TrainingConfig:
         seed: makes runs repeatable; transformer `i` uses `seed + i`.
         ensemble_size: number of transformers averaged, or `"auto"` (3 below
             20,000 training texts, where averaging helps most, else 1).
-        ngram_weight: weight of the TF-IDF logistic regression in the blend
+        ngram_weight: weight of the n-gram logistic regression in the blend
             (0 disables it), or `"auto"`: chosen to minimize log-loss on
             held-out data the n-gram model did not see.
         ngram_features: the n-gram regression's features: `"auto"` (the
@@ -202,7 +202,7 @@ class TrainingConfig:
 
     preset: str = setting(
         "default",
-        "default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); "
+        "default: transformers averaged and blended with an n-gram model (most accurate); "
         "single: one transformer; ensemble: transformers averaged, no n-gram model.",
         choices=tuple(PRESETS),
     )
@@ -256,7 +256,7 @@ class TrainingConfig:
     )
     ngram_weight: float | str = setting(
         "auto",
-        "Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data.",
+        "Weight of the n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data.",
         "W",
         type=float,
         auto="a number in [0, 1]",
@@ -268,9 +268,9 @@ class TrainingConfig:
         "lowest log-loss on the held-out texts the blend weight is chosen on.",
         choices=("auto", *NGRAM_FEATURES),
     )
-    ngram_max_tokens: int = python_only(150000, "N-gram vocabulary cap of the TF-IDF logistic regression.")
+    ngram_max_tokens: int = python_only(150000, "N-gram vocabulary cap of the n-gram logistic regression.")
     ngram_min_df: int = python_only(2, "Keep only n-grams found in at least this many training texts.")
-    ngram_c: float = python_only(10.0, "Inverse L2 regularization strength of the TF-IDF logistic regression.")
+    ngram_c: float = python_only(10.0, "Inverse L2 regularization strength of the n-gram logistic regression.")
     max_tokens: int = setting(
         20000, "Vocabulary size of the transformers, padding and unknown-word tokens included.", "N", type=int
     )
