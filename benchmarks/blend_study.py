@@ -10,10 +10,17 @@ default: the n-gram model alone unless the lowest-log-loss blend beats it
 by more than one standard error there), and the best weight on test (an
 upper bound no policy can know).
 
+`features` measures the n-gram branch's feature choice (`ngram_features`):
+it fits the default once (`"auto"`: the features of lowest held-out
+log-loss), then, on the same transformers, rebuilds the branch as it was
+before (TF-IDF 1-2-grams, its weight chosen the same way) and scores both on
+test, beside TF-IDF + LR and NBSVM fitted on the same split.
+
 Usage:
 
     python benchmarks/blend_study.py save --dataset imdb --max-train 200 --max-test 5000 --seed 0 --out /tmp/blend
     python benchmarks/blend_study.py compare /tmp/blend/*.npz
+    python benchmarks/blend_study.py features --dataset sst2 --seed 0
 """
 
 from __future__ import annotations
@@ -141,6 +148,54 @@ def compare(args):
               flush=True)
 
 
+def features(args):
+    """Print one markdown row: the default with `ngram_features="auto"` and as before, and the baselines."""
+    import dataclasses
+
+    from benchmarks.datasets import default_data_root, load_dataset
+    from benchmarks.systems.nbsvm import NaiveBayesLogisticRegression
+    from benchmarks.systems.tfidf_lr import TfidfLogisticRegression
+    from transformer_kit import TextClassifier, blending
+    from transformer_kit.inference import (
+        CompiledScorer,
+        blend_weights_of,
+        build_inference_model,
+        members_of,
+        preprocessor_of,
+    )
+
+    data = load_dataset(args.dataset, args.data_root or default_data_root(), seed=args.seed,
+                        max_train=args.max_train, max_test=args.max_test)
+    classifier = TextClassifier(seed=args.seed, verbose=0)
+    began = time.monotonic()
+    classifier.fit((data.train_texts, data.train_labels))
+    seconds = time.monotonic() - began
+    model, classes = classifier.model_, list(classifier.classes_)
+    train_ids = np.array([classes.index(label) for label in data.train_labels])
+    test_ids = np.array([classes.index(label) for label in data.test_labels])
+    after = accuracy(CompiledScorer(model)(data.test_texts), test_ids)
+    branch = classifier.data_report_["ngram_branch"]
+    # Before: the same transformers; the n-gram branch on TF-IDF 1-2-grams, weighted as the default does.
+    members, preprocessor = members_of(model), preprocessor_of(model)
+    cfg = dataclasses.replace(classifier.training_config_, ngram_features="tfidf-1-2")
+    fitter = blending.NgramFitter(len(classes), preprocessor.split_mode, cfg, classes=classes)
+    weight, warm_start = blending.pooled_ngram_weight(preprocessor, members, data.train_texts, train_ids,
+                                                      data.train_labels, fitter)
+    ngram = fitter.fit(data.train_texts, train_ids, warm_start)
+    before_model = build_inference_model(preprocessor, members, ngram, blending.blend_weights(len(members), weight))
+    before = accuracy(CompiledScorer(before_model)(data.test_texts), test_ids)
+    baselines = []
+    for system in (TfidfLogisticRegression, NaiveBayesLogisticRegression):
+        baseline = system(data.spec.language, args.seed)
+        baseline.fit(data.train_texts, data.train_labels)
+        baselines.append(float(np.mean(np.array(baseline.predict(data.test_texts)) == np.array(data.test_labels))))
+    losses = ", ".join(f"{name} {loss:.4f}" for name, loss in branch.get("held_out_log_loss", {}).items())
+    after_weight = blend_weights_of(model)[-1]
+    print(f"| {args.dataset} {args.max_train or 'all'} seed {args.seed} | {weight:.2f}, {before:.4f} "
+          f"| {branch['features']}, {after_weight:.2f}, {after:.4f} | {losses} | {baselines[0]:.4f} "
+          f"| {baselines[1]:.4f} | {seconds:.0f} |", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,8 +208,14 @@ def main(argv=None):
     saving.add_argument("--out", default="/tmp/blend")
     comparing = commands.add_parser("compare")
     comparing.add_argument("files", nargs="+")
+    choosing = commands.add_parser("features")
+    choosing.add_argument("--dataset", required=True)
+    choosing.add_argument("--max-train", type=int)
+    choosing.add_argument("--max-test", type=int)
+    choosing.add_argument("--seed", type=int, default=0)
+    choosing.add_argument("--data-root")
     args = parser.parse_args(argv)
-    save(args) if args.command == "save" else compare(args)
+    {"save": save, "compare": compare, "features": features}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ SLOW_FIXTURES = {
     "saved_run",  # test_reliability, test_explain
     "multilabel_classifier",  # test_multilabel
     "pooled_classifier",  # test_blending
+    "naive_bayes_classifier",  # test_blending
     "serving_default",  # test_reliability
     "served_classifier",  # test_serving
     "backbone_run",  # test_backbones

@@ -1,5 +1,7 @@
 """Choosing the n-gram model's weight in the blend on held-out texts (transformer_kit.blending)."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,11 +11,12 @@ from test_ngram import make_texts
 
 from keyword_data import keyword_dataset
 from plain_tensorflow import serve_in_plain_tensorflow
-from transformer_kit.blending import NgramFitter, pooled_ngram_weight, validation_split
+from transformer_kit.blending import NgramFitter, choose_features_on, pooled_ngram_weight, validation_split
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import ModelConfig, TrainingConfig
 from transformer_kit.encoders import ScratchTransformer, build_member
 from transformer_kit.explanations import TextExplainer
+from transformer_kit.export import load_exported
 from transformer_kit.inference import (
     CompiledScorer,
     blend_weights_of,
@@ -108,7 +111,7 @@ def test_pooled_weight_is_chosen_on_every_members_held_out_rows(rows, monkeypatc
     texts, ids = make_texts(rows, seed=7)
     ids = ids % 2
     labels = [str(i) for i in ids]
-    config = TrainingConfig()
+    config = TrainingConfig(ngram_features="tfidf-1-2")
     if rows > 1000:  # keep the test small: lower the bar instead of fitting on thousands of texts
         monkeypatch.setattr("transformer_kit.blending.CROSS_VALIDATION_BELOW", 100)
     tf.keras.utils.set_random_seed(0)
@@ -136,6 +139,95 @@ def test_pooled_weight_is_chosen_on_every_members_held_out_rows(rows, monkeypatc
     assert weight == expected
 
 
+def tiny_members(preprocessor, count=2):
+    tf.keras.utils.set_random_seed(0)
+    return [build_member(ScratchTransformer(ModelConfig(embed_dim=16, num_heads=2, ff_dim=32)), preprocessor, 2,
+                         f"transformer_{i}") for i in range(count)]
+
+
+@pytest.mark.parametrize("rows", [120, 1500])  # out of fold (few pooled rows), one fit without them (many)
+def test_auto_features_are_the_candidate_of_lowest_log_loss_on_the_pooled_rows(rows, monkeypatch):
+    texts, ids = make_texts(rows, seed=7)
+    ids = (ids == 0).astype(int)
+    labels = [str(i) for i in ids]
+    config = TrainingConfig()  # ngram_features="auto"
+    if rows > 1000:
+        monkeypatch.setattr("transformer_kit.blending.CROSS_VALIDATION_BELOW", 100)
+    preprocessor, _ = TextPreprocessor.adapt(texts)
+    members = tiny_members(preprocessor)
+    fitter = NgramFitter(2, preprocessor.split_mode, config)
+    weight, warm_start = pooled_ngram_weight(preprocessor, members, texts, ids, labels, fitter)
+
+    counted = np.concatenate([validation_split(labels, config, config.seed + i)[1] for i in range(2)])
+    expected = {}
+    for features in ("tfidf-1-2", "nb-1-2", "nb-1-3"):
+        if rows < 1000:
+            probabilities = cross_validated_ngram_probabilities(texts, ids, 2, seed=config.seed, features=features)
+        else:
+            rest = np.setdiff1d(np.arange(rows), counted)
+            reference = fit_ngram_classifier([texts[i] for i in rest], ids[rest], 2, features=features)
+            probability = reference(tf.constant(texts)).numpy()
+            probabilities = np.hstack([1 - probability, probability])
+        expected[features] = mean_log_loss(probabilities[counted], ids[counted])
+    assert fitter.feature_losses == pytest.approx(expected, abs=1e-5)
+    assert fitter.features == min(expected, key=expected.get)
+    assert np.diff(sorted(expected.values())).min() > 1e-5  # a real choice, not a tie within the tolerance
+    report = fitter.report()
+    assert report["features"] == fitter.features and report["ngram_features"] == "auto"
+    assert report["held_out_log_loss"] == pytest.approx(expected, abs=1e-5)
+    assert report["judged_on"] == f"the {len(np.unique(counted))} texts 2 transformer(s) held out"
+    if rows > 1000:  # the chosen candidate's fit without the pooled rows starts the final fit
+        assert warm_start.features == fitter.features
+
+
+@pytest.mark.parametrize("features", ["tfidf-1-3", "nb-1-2"])
+def test_forced_features_are_used_without_comparing(features):
+    texts, ids = make_texts(120, seed=7)
+    ids = (ids == 0).astype(int)
+    labels = [str(i) for i in ids]
+    preprocessor, _ = TextPreprocessor.adapt(texts)
+    fitter = NgramFitter(2, preprocessor.split_mode, TrainingConfig(ngram_features=features))
+    pooled_ngram_weight(preprocessor, tiny_members(preprocessor), texts, ids, labels, fitter)
+    assert (fitter.features, fitter.feature_losses) == (features, None)
+    assert fitter.report() == {"ngram_features": features, "features": features}
+    assert fitter.fit(texts, ids).features == features
+
+
+def test_without_held_out_rows_features_are_chosen_out_of_fold_or_on_validation_texts():
+    texts, ids = make_texts(200, seed=3)
+    ids = (ids == 0).astype(int)
+    config = TrainingConfig(ngram_weight=0.5)  # a fixed weight: no held-out rows are scored
+    candidates = ("tfidf-1-2", "nb-1-2", "nb-1-3")
+    fitter = NgramFitter(2, "word", config)
+    fitter.choose_features_by_cross_validation(texts, ids)
+    expected = {features: mean_log_loss(cross_validated_ngram_probabilities(texts, ids, 2, features=features), ids)
+                for features in candidates}
+    assert fitter.feature_losses == pytest.approx(expected, abs=1e-6)
+    assert fitter.features == min(expected, key=expected.get)
+
+    validation_texts, validation_ids = make_texts(80, seed=4)
+    validation_ids = (validation_ids == 0).astype(int)
+    fitter = NgramFitter(2, "word", config)
+    start = choose_features_on(fitter, (texts, ids), (validation_texts, validation_ids), "the 80 validation texts")
+    expected = {}
+    for features in candidates:
+        probability = fit_ngram_classifier(texts, ids, 2, features=features)(tf.constant(validation_texts)).numpy()
+        expected[features] = mean_log_loss(np.hstack([1 - probability, probability]), validation_ids)
+    assert fitter.feature_losses == pytest.approx(expected, abs=1e-5)
+    assert start.features == fitter.features == min(expected, key=expected.get)
+    assert fitter.report()["judged_on"] == "the 80 validation texts"
+
+
+def test_multiclass_auto_compares_tfidf_only_and_naive_bayes_is_refused_before_training():
+    assert NgramFitter(3, "word", TrainingConfig()).candidates == ("tfidf-1-2", "tfidf-1-3")
+    texts, labels = keyword_dataset(60, classes=("negative", "positive", "neutral"))
+    classifier = TextClassifier(ngram_features="nb-1-2", epochs=1, ensemble_size=1, embed_dim=16, num_heads=2,
+                                ff_dim=32, verbose=0)
+    with pytest.raises(ValueError, match="naive Bayes.*two classes, got 3 classes"):
+        classifier.fit(texts, labels)
+    assert not hasattr(classifier, "model_")
+
+
 @pytest.fixture(scope="module")
 def pooled_classifier():
     """A tiny default classifier fitted without validation data: its weight comes from `pooled_ngram_weight`."""
@@ -151,6 +243,11 @@ def test_default_fit_uses_the_pooled_weight(pooled_classifier):
     fitter = NgramFitter(2, preprocessor_of(model).split_mode, config)
     weight, _ = pooled_ngram_weight(preprocessor_of(model), members_of(model), texts, ids, labels, fitter)
     assert blend_weights_of(model) == pytest.approx([(1 - weight) / 2, (1 - weight) / 2, weight])
+    # The features too: chosen on the same rows, recorded in the data report, used by the branch.
+    branch = classifier.data_report_["ngram_branch"]
+    assert branch == fitter.report() and set(branch["held_out_log_loss"]) == {"tfidf-1-2", "nb-1-2", "nb-1-3"}
+    assert branch["features"] == min(branch["held_out_log_loss"], key=branch["held_out_log_loss"].get)
+    assert ngram_of(model).features == branch["features"]
 
 
 def test_export_of_the_pooled_blend_equals_predict_proba_and_explains_the_ngram_part_exactly(pooled_classifier,
@@ -169,3 +266,41 @@ def test_export_of_the_pooled_blend_equals_predict_proba_and_explains_the_ngram_
         out = explainer.function(tf.constant([text]), tf.constant([target]))
         expected = hand_ngram_attributions(ngram, text, target)
         np.testing.assert_allclose(out["attributions"].numpy()[0, : len(expected)], expected, atol=2e-6)
+
+
+@pytest.fixture(scope="module")
+def naive_bayes_classifier():
+    """A tiny default classifier with its n-gram branch forced to naive Bayes 1-3-gram features."""
+    texts, labels = keyword_dataset(200)
+    classifier = TextClassifier(ngram_features="nb-1-3", epochs=1, ensemble_size=1, embed_dim=16, num_heads=2,
+                                ff_dim=32, verbose=0)
+    return classifier.fit(texts, labels)
+
+
+def test_naive_bayes_branch_exports_as_predict_proba_and_explains_its_part_exactly(naive_bayes_classifier,
+                                                                                    tmp_path):
+    classifier = naive_bayes_classifier
+    ngram = ngram_of(classifier.model_)
+    assert ngram.features == "nb-1-3" and blend_weights_of(classifier.model_)[-1] > 0
+    texts = ["a wonderful film", "dreadful plot and cast", "", "the film the film the", "unseen words only"]
+    version = classifier.export(tmp_path / "model")
+    served, _ = serve_in_plain_tensorflow(version, texts, tmp_path)
+    np.testing.assert_allclose(served["probabilities"], classifier.predict_proba(texts).to_numpy(), atol=1e-6)
+    assert load_exported(version)[1]["ngram_features"] == "nb-1-3"
+    explainer = TextExplainer(build_inference_model(preprocessor_of(classifier.model_), [], ngram), steps=32)
+    for text in texts[:2] + texts[3:4]:
+        out = explainer.function(tf.constant([text]), tf.constant([1]))
+        expected = hand_ngram_attributions(ngram, text, 1)
+        np.testing.assert_allclose(out["attributions"].numpy()[0, : len(expected)], expected, atol=2e-6)
+
+
+def test_saved_run_keeps_the_features(naive_bayes_classifier, tmp_path):
+    classifier = naive_bayes_classifier
+    classifier.save(tmp_path / "run")
+    loaded = TextClassifier.load(tmp_path / "run", verbose=0)
+    assert ngram_of(loaded.model_).features == "nb-1-3"
+    assert loaded.training_config_.ngram_features == "nb-1-3"
+    assert loaded.data_report_["ngram_branch"] == {"ngram_features": "nb-1-3", "features": "nb-1-3"}
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["ngram_features"] == "nb-1-3"
+    texts = ["a wonderful film", "dreadful plot"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), classifier.predict_proba(texts), atol=1e-6)

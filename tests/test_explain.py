@@ -22,7 +22,7 @@ CHINESE = ["这部电影很好看", "剧情太差了", "很好的酒店", "服�
 CHINESE_LABELS = np.array([1, 0, 1, 0, 1, 0] * 4)
 
 
-def untrained_model(texts, labels, num_classes, ngram=True, members=1, sequence_length=None):
+def untrained_model(texts, labels, num_classes, ngram=True, members=1, sequence_length=None, features="tfidf-1-2"):
     """An inference model from random transformers (no training: fast) and a fitted n-gram model."""
     tf.keras.utils.set_random_seed(0)
     preprocessor, _ = TextPreprocessor.adapt(texts, sequence_length=sequence_length)
@@ -31,7 +31,7 @@ def untrained_model(texts, labels, num_classes, ngram=True, members=1, sequence_
         for i in range(members)
     ]
     split = preprocessor.split_mode
-    ngram_model = fit_ngram_classifier(texts, labels, num_classes, split=split) if ngram else None
+    ngram_model = fit_ngram_classifier(texts, labels, num_classes, split=split, features=features) if ngram else None
     return build_inference_model(preprocessor, transformers, ngram_model)
 
 
@@ -50,18 +50,20 @@ def target_probability(out):
 def hand_ngram_attributions(layer, text, target):
     """Per-token attributions of a binary n-gram model, computed with numpy from its weights.
 
-    Logit contributions are feature value x weight; integrated gradients of a
-    sigmoid along a line from the bias scale them all by
-    (p(z) - p(bias)) / (z - bias) exactly.
+    Features are `(1 + log count) x idf` (TF-IDF) or `1 x r` (naive Bayes),
+    L2-normalised; logit contributions are feature value x weight;
+    integrated gradients of a sigmoid along a line from the bias scale them
+    all by (p(z) - p(bias)) / (z - bias) exactly. An n-gram's share is split
+    evenly among its tokens.
     """
     vocabulary = {ngram: i for i, ngram in enumerate(layer.get_vocabulary())}
-    idf, kernel, bias = layer.idf.numpy(), layer.kernel.numpy()[:, 0], float(layer.bias.numpy()[0])
+    scale, kernel, bias = layer.scale.numpy(), layer.kernel.numpy()[:, 0], float(layer.bias.numpy()[0])
     tokens = text.split()
-    grams = [(t, [i]) for i, t in enumerate(tokens)] + [
-        (f"{a} {b}", [i, i + 1]) for i, (a, b) in enumerate(zip(tokens, tokens[1:]))
-    ]
+    grams = [(" ".join(tokens[i : i + n]), list(range(i, i + n)))
+             for n in range(1, int(layer.features[-1]) + 1) for i in range(len(tokens) - n + 1)]
     counts = collections.Counter(gram for gram, _ in grams)
-    values = {g: (1 + math.log(c)) * idf[vocabulary.get(g, 0)] for g, c in counts.items()}
+    binary = layer.features.startswith("nb-")
+    values = {g: (1.0 if binary else 1 + math.log(c)) * scale[vocabulary.get(g, 0)] for g, c in counts.items()}
     norm = math.sqrt(sum(v * v for v in values.values()))
     if norm == 0:  # only unknown n-grams: no features, the empty text's probability
         return np.zeros(len(tokens))
@@ -80,12 +82,14 @@ def hand_ngram_attributions(layer, text, target):
     return attributions
 
 
-def test_ngram_contributions_equal_the_regression_weights_computed_by_hand():
+@pytest.mark.parametrize("features", ["tfidf-1-2", "tfidf-1-3", "nb-1-2", "nb-1-3"])
+def test_ngram_contributions_equal_the_regression_weights_computed_by_hand(features):
     texts = ["good film good plot", "bad film", "good acting", "bad plot bad acting", "a good film", "a bad one"] * 3
     labels = np.array([1, 0, 1, 0, 1, 0] * 3)
-    model = untrained_model(texts, labels, 2, members=0)
+    model = untrained_model(texts, labels, 2, members=0, features=features)
     layer = model.get_layer("ngram_classifier")
-    probe = ["good film good plot", "a bad film , bad", "unseen words only", "good"]
+    assert layer.features == features
+    probe = ["good film good plot", "a bad film , bad", "unseen words only", "good", "good film good film good"]
     for target in (1, 0):
         out = explain(model, probe, target=target)
         for row, text in enumerate(probe):

@@ -1,13 +1,15 @@
-"""The in-graph TF-IDF logistic regression against scikit-learn's own pipeline."""
+"""The in-graph n-gram logistic regression (TF-IDF and naive Bayes features) against scikit-learn's own pipelines."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.preprocessing import normalize
 
-from transformer_kit.ngram import NgramLogisticRegression, fit_ngram_classifier
+from transformer_kit.ngram import NgramLogisticRegression, fit_ngram_classifier, ngram_feature_candidates
 
 WORDS = ["good", "bad", "film", "plot", "great", "awful", "acting", "music", "dull", "fine", "rare"]
 
@@ -47,15 +49,60 @@ def test_ngram_model_equals_scikit_learn_tfidf_logistic_regression():
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
-def test_ngram_layer_survives_keras_saving(tmp_path):
+@pytest.mark.parametrize("order", [2, 3])
+def test_naive_bayes_ngram_model_equals_scikit_learn_nbsvm(order):
+    texts, labels = make_texts(300, seed=8)
+    labels = (labels == 0).astype(int)  # "good" against the rest
+    model = fit_ngram_classifier(texts, labels, num_classes=2, min_df=2, c=10.0, features=f"nb-1-{order}")
+
+    # NBSVM (Wang & Manning 2012) from scikit-learn's parts: binary counts, times the log-count
+    # ratio r = log(p / |p|_1) - log(q / |q|_1) with add-one smoothing, L2-normalised; then the regression.
+    counter = CountVectorizer(ngram_range=(1, order), min_df=2, binary=True, token_pattern=r"\S+")
+    binary = counter.fit_transform(texts)
+    p, q = (1 + binary[labels == 1].sum(axis=0).A1), (1 + binary[labels == 0].sum(axis=0).A1)
+    r = np.log(p / p.sum()) - np.log(q / q.sum())
+    regression = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(normalize(binary.multiply(r)), labels)
+
+    assert sorted(model.get_vocabulary()[1:]) == sorted(counter.get_feature_names_out())
+    test_texts, _ = make_texts(50, seed=9)
+    ours = model(tf.constant(test_texts)).numpy()[:, 0]
+    theirs = regression.predict_proba(normalize(counter.transform(test_texts).multiply(r)))[:, 1]
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    # The same ratio as scikit-learn's multinomial naive Bayes on binary counts.
+    log_probabilities = MultinomialNB(alpha=1.0).fit(binary, labels).feature_log_prob_
+    np.testing.assert_allclose(r, log_probabilities[1] - log_probabilities[0], atol=1e-9)
+
+
+@pytest.mark.parametrize("features", ["nb-1-2", "nb-1-3"])
+def test_naive_bayes_features_are_refused_beyond_two_classes(features):
+    texts, labels = make_texts(60, seed=10)
+    with pytest.raises(ValueError, match="naive Bayes.*two classes, got 3 classes"):
+        fit_ngram_classifier(texts, labels, num_classes=3, features=features)
+    with pytest.raises(ValueError, match="two classes, got label sets"):
+        ngram_feature_candidates(features, 2, multi_label=True)
+    with pytest.raises(ValueError, match="must be 'auto' or one of"):
+        ngram_feature_candidates("nb-1-4", 2)
+
+
+def test_auto_candidates_depend_on_the_task():
+    assert ngram_feature_candidates("auto", 2) == ("tfidf-1-2", "nb-1-2", "nb-1-3")
+    assert ngram_feature_candidates("auto", 5) == ("tfidf-1-2", "tfidf-1-3")
+    assert ngram_feature_candidates("auto", 5, multi_label=True) == ("tfidf-1-2",)
+    assert ngram_feature_candidates("nb-1-3", 2) == ("nb-1-3",)
+
+
+@pytest.mark.parametrize("features", ["tfidf-1-2", "nb-1-3"])
+def test_ngram_layer_survives_keras_saving(tmp_path, features):
     texts, labels = make_texts(200, seed=4)
-    layer = fit_ngram_classifier(texts, labels, num_classes=3)
+    num_classes = 2 if features.startswith("nb-") else 3
+    layer = fit_ngram_classifier(texts, labels % num_classes, num_classes=num_classes, features=features)
     text = keras.Input(shape=(), dtype="string")
     keras.Model(text, layer(text)).save(tmp_path / "ngram.keras")
     loaded = keras.saving.load_model(tmp_path / "ngram.keras", safe_mode=True)
     restored = loaded.layers[-1]
     assert isinstance(restored, NgramLogisticRegression)
     assert restored.get_vocabulary() == layer.get_vocabulary()
+    assert (restored.features, restored.order) == (features, int(features[-1]))
     test_texts, _ = make_texts(20, seed=5)
     texts = tf.constant(test_texts)
     np.testing.assert_allclose(loaded(texts).numpy(), layer(texts).numpy(), atol=1e-6)

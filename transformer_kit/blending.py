@@ -18,9 +18,14 @@ texts the blend is never worse than either part alone:
 - with validation data (given, or the hashed part of a streamed file), on
   it, with the whole ensemble (`validation_ngram_weight`).
 
-With unlabeled texts the n-gram model may also be self-trained on them
-(`NgramFitter`, `transformer_kit.self_training`); whether that helps is
-judged on the same held-out texts, by the n-gram model's own log-loss.
+With `ngram_features="auto"` the n-gram model's features (TF-IDF or naive
+Bayes log-count ratios, 1-2- or 1-3-grams) are chosen on the same held-out
+texts, by the n-gram model's own log-loss (`NgramFitter.choose_features`);
+where no held-out texts are scored (a fixed weight and no validation data),
+by 5-fold cross-validation over the training texts. With unlabeled texts the
+n-gram model may also be self-trained on them (`NgramFitter`,
+`transformer_kit.self_training`); whether that helps is judged on the same
+held-out texts, by the n-gram model's own log-loss.
 """
 
 import logging
@@ -31,7 +36,13 @@ from transformer_kit import self_training
 from transformer_kit.data import stratified_split
 from transformer_kit.data.splitting import random_split
 from transformer_kit.inference import CompiledScorer, build_inference_model, parts_model
-from transformer_kit.ngram import choose_ngram_weight, cross_validated_ngram_probabilities, fit_ngram_classifier
+from transformer_kit.ngram import (
+    choose_ngram_weight,
+    cross_validated_ngram_probabilities,
+    fit_ngram_classifier,
+    mean_log_loss,
+    ngram_feature_candidates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +57,27 @@ CROSS_VALIDATION_BELOW = 1000
 
 
 def fit_ngram_branch(texts, label_ids, num_classes, split_mode, training_config, warm_start=None,
-                     sample_weight=None):
-    """`fit_ngram_classifier` with the run's settings."""
+                     sample_weight=None, features="tfidf-1-2"):
+    """`fit_ngram_classifier` with the run's settings and the given feature set."""
     cfg = training_config
     return fit_ngram_classifier(
         texts, label_ids, num_classes, split=split_mode, max_tokens=cfg.ngram_max_tokens,
         min_df=cfg.ngram_min_df, c=cfg.ngram_c, class_weight=cfg.class_weight, seed=cfg.seed,
-        warm_start=warm_start, multi_label=cfg.multi_label, sample_weight=sample_weight,
+        warm_start=warm_start, multi_label=cfg.multi_label, sample_weight=sample_weight, features=features,
+    )
+
+
+def cross_validated_branch_probabilities(texts, label_ids, fitter, features):
+    """`cross_validated_ngram_probabilities` with the run's settings (`fitter.cfg`) and `features`."""
+    cfg = fitter.cfg
+    return cross_validated_ngram_probabilities(
+        texts, label_ids, fitter.num_classes, split=fitter.split_mode, max_tokens=cfg.ngram_max_tokens,
+        min_df=cfg.ngram_min_df, c=cfg.ngram_c, class_weight=cfg.class_weight, seed=cfg.seed, features=features,
     )
 
 
 class NgramFitter:
-    """Fits the n-gram branch with the run's settings, self-trained on unlabeled texts where that helps.
+    """Fits the n-gram branch with the run's settings and features, self-trained on unlabeled texts where that helps.
 
     Args:
         num_classes: int.
@@ -73,15 +93,65 @@ class NgramFitter:
         usable = unlabeled and training_config.self_training != "never" and training_config.self_trains()
         self.unlabeled = unlabeled if usable else None
         self.classes = list(classes)
+        self.candidates = ngram_feature_candidates(training_config.ngram_features, num_classes,
+                                                   training_config.multi_label)
+        self.features = self.candidates[0]  # until `choose_features` compares them
+        self.feature_losses, self.features_judged_on = None, None
         self.decision = None  # a SelfTrainingDecision once `decide` ran
         if unlabeled and training_config.self_training == "never":  # recorded, so the report says why
             self.decision = self_training.SelfTrainingDecision(
                 "never", len(unlabeled), training_config.pseudo_label_weight, {})
 
-    def fit(self, texts, label_ids, warm_start=None, sample_weight=None):
-        """The n-gram regression on labelled texts only."""
+    def fit(self, texts, label_ids, warm_start=None, sample_weight=None, features=None):
+        """The n-gram regression on labelled texts only, with `features` (default: the chosen ones)."""
         return fit_ngram_branch(texts, label_ids, self.num_classes, self.split_mode, self.cfg, warm_start,
-                                sample_weight)
+                                sample_weight, features or self.features)
+
+    def choose_features(self, held_out, true_ids, judged_on):
+        """Take the candidate feature set whose n-gram model has the lowest log-loss on held-out texts.
+
+        With one candidate (a forced `ngram_features`, or label sets) it is
+        scored only, not compared.
+
+        Args:
+            held_out: callable, feature set -> `(probabilities (rows,
+                classes) of an n-gram model with those features that did not
+                see the rows, or None when it cannot be scored; anything
+                else, returned with them)`.
+            true_ids: the rows' class ids.
+            judged_on: str, which rows (for the report).
+
+        Returns:
+            The chosen candidate's `held_out(features)`.
+        """
+        scored = {}
+        for features in self.candidates:
+            scored[features] = held_out(features)
+            if scored[features][0] is None:  # a class with a single text: nothing to compare on
+                return scored[features]
+        if len(self.candidates) > 1:
+            self.feature_losses = {features: mean_log_loss(probabilities, true_ids)
+                                   for features, (probabilities, _) in scored.items()}
+            self.features = min(self.candidates, key=self.feature_losses.get)  # the first of equals
+            self.features_judged_on = judged_on
+            log.info("N-gram features chosen on %s: %s (held-out log-loss %s)", judged_on, self.features,
+                     ", ".join(f"{name} {loss:.4f}" for name, loss in self.feature_losses.items()))
+        return scored[self.features]
+
+    def choose_features_by_cross_validation(self, texts, label_ids):
+        """`choose_features` on every training text, scored out of fold (no held-out texts are scored)."""
+        if len(self.candidates) > 1:
+            self.choose_features(lambda features: (cross_validated_branch_probabilities(
+                texts, label_ids, self, features), None), label_ids,
+                f"5-fold cross-validation over the {len(texts)} training texts")
+
+    def report(self):
+        """The data report's `ngram_branch` entry: the setting, the features used, and how they were chosen."""
+        report = {"ngram_features": self.cfg.ngram_features, "features": self.features}
+        if self.feature_losses is not None:
+            report["held_out_log_loss"] = {name: round(loss, 6) for name, loss in self.feature_losses.items()}
+            report["judged_on"] = self.features_judged_on
+        return report
 
     def fit_pair(self, texts, label_ids, warm_start=(None, None)):
         """`(labels only, self-trained or None, pseudo-label counts or None)` on `texts`.
@@ -163,47 +233,56 @@ def pooled_ngram_weight(preprocessor, members, texts, label_ids, labels, fitter)
     measured about right (SST-2: weight 0.60, 0.826; an n-gram model fitted
     without each transformer's split alone, on 90%, gave the n-gram model
     alone, 0.820; the transformers' average on test wants 0.70, 0.829).
+    With several candidate feature sets (`ngram_features="auto"`), each
+    candidate's n-gram model is scored on the same rows the same way, and
+    the one of lowest log-loss is kept (`NgramFitter.choose_features`)
+    before the weight is chosen.
 
     Args:
         preprocessor, members: the fitted preprocessor and transformers.
         texts, label_ids, labels: the training texts, their ids and labels.
-        fitter: an `NgramFitter` (labels only: no unlabeled texts).
+        fitter: an `NgramFitter` (labels only: no unlabeled texts); its
+            `features` are set to the chosen ones.
 
     Returns:
-        `(weight, warm start)`: the n-gram model fitted without the pooled
-        rows, which starts the final fit, or `None` after cross-validation;
+        `(weight, warm start)`: the n-gram model (the chosen features)
+        fitted without the pooled rows, which starts the final fit, or
+        `None` after cross-validation;
         `None` instead of the pair when a class has a single text.
     """
     cfg = fitter.cfg
     splits = [validation_split(labels, cfg, cfg.seed + index)[1] for index in range(len(members))]
     pooled = np.unique(np.concatenate(splits))
     fit_rows = np.setdiff1d(np.arange(len(texts)), pooled)
-    counted = sum(len(rows) for rows in splits)
-    out_of_fold, warm_start = None, None
+    counted = np.concatenate(splits)  # a row held out by two transformers counts once for each
+    pooled_texts = [texts[i] for i in pooled]
     # Cross-validation also where a class has no text outside the pooled rows (a rare class).
-    if counted < CROSS_VALIDATION_BELOW or len(np.unique(label_ids[fit_rows])) < fitter.num_classes:
+    if len(counted) < CROSS_VALIDATION_BELOW or len(np.unique(label_ids[fit_rows])) < fitter.num_classes:
         log.info("\nChoosing the n-gram model's weight in the blend on the %d texts the transformers held out, "
                  "with the n-gram model's probabilities out of fold (cross-validation)", len(pooled))
-        out_of_fold = cross_validated_ngram_probabilities(
-            texts, label_ids, fitter.num_classes, split=fitter.split_mode, max_tokens=cfg.ngram_max_tokens,
-            min_df=cfg.ngram_min_df, c=cfg.ngram_c, class_weight=cfg.class_weight, seed=cfg.seed,
-        )
-        if out_of_fold is None:  # a class with a single text
-            return None
+
+        def held_out(features):
+            out_of_fold = cross_validated_branch_probabilities(texts, label_ids, fitter, features)
+            return (None if out_of_fold is None else out_of_fold[counted]), None
     else:
         log.info("\nChoosing the n-gram model's weight in the blend: fitting it without the %d texts the "
                  "transformers held out, then scoring both there", len(pooled))
-        warm_start = fitter.fit([texts[i] for i in fit_rows], label_ids[fit_rows])
-    pooled_texts = [texts[i] for i in pooled]
-    parts = CompiledScorer(parts_model(build_inference_model(preprocessor, members, warm_start)))(pooled_texts)
+
+        def held_out(features):
+            ngram = fitter.fit([texts[i] for i in fit_rows], label_ids[fit_rows], features=features)
+            return self_training.ngram_probabilities(ngram, pooled_texts)[np.searchsorted(pooled, counted)], ngram
+    ngram_probabilities, warm_start = fitter.choose_features(
+        held_out, label_ids[counted], f"the {len(pooled)} texts {len(members)} transformer(s) held out")
+    if ngram_probabilities is None:  # a class with a single text
+        return None
+    parts = CompiledScorer(parts_model(build_inference_model(preprocessor, members)))(pooled_texts)
     parts = parts if isinstance(parts, list) else [parts]
-    ngram_probabilities = parts[-1] if out_of_fold is None else out_of_fold[pooled]
     position = {row: i for i, row in enumerate(pooled)}
     chosen = [np.array([position[row] for row in rows]) for rows in splits]
     weight = choose_ngram_weight(
         np.concatenate([parts[member][at] for member, at in enumerate(chosen)]),
-        np.concatenate([ngram_probabilities[at] for at in chosen]),
-        np.concatenate([label_ids[rows] for rows in splits]),
+        ngram_probabilities,
+        label_ids[counted],
         one_standard_error=True,
     )
     log.info("N-gram model weight in the blend, chosen on the %d texts %d transformer(s) held out: %.2f",
@@ -234,18 +313,22 @@ def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, 
     """
     cfg = fitter.cfg
     fit_index, held_out = validation_split(labels, cfg, cfg.seed)
-    held_out_texts = [texts[i] for i in held_out]
-    if len(held_out) < self_training.FEW_HELD_OUT_TEXTS:
+    held_out_texts, fit_texts, start = [texts[i] for i in held_out], [texts[i] for i in fit_index], None
+    if len(held_out) < self_training.FEW_HELD_OUT_TEXTS:  # too few to judge on: out of fold over all of them
+        fitter.choose_features_by_cross_validation(texts, label_ids)
         # IMDB with 200 labels: judged on the 20 reviews held out, self-training was refused
         # (log-loss 0.529 -> 0.627); 5-fold cross-validation over all 200 keeps it (0.533 -> 0.413),
         # and the self-trained n-gram model scores 0.803 on test against 0.787.
         fitter.decide_by_cross_validation(texts, label_ids)
+    elif len(fitter.candidates) > 1:
+        start = choose_features_on(fitter, (fit_texts, label_ids[fit_index]), (held_out_texts, label_ids[held_out]),
+                                   f"the {len(held_out)} texts transformer 1 held out")
     log.info(
         "\nChoosing the n-gram model's weight in the blend: fitting it without transformer 1's "
         "%d validation texts, then scoring both there",
         len(held_out),
     )
-    teacher, student, counts = fitter.fit_pair([texts[i] for i in fit_index], label_ids[fit_index])
+    teacher, student, counts = fitter.fit_pair(fit_texts, label_ids[fit_index], (start, None))
     ngram = fitter.decide(teacher, student, counts, held_out_texts, label_ids[held_out],
                           f"the {len(held_out)} texts transformer 1 held out")
     view = parts_model(build_inference_model(preprocessor, [first_member], ngram))
@@ -257,6 +340,24 @@ def held_out_ngram_weight(preprocessor, first_member, texts, label_ids, labels, 
         weight = float(cfg.ngram_weight)
     blended = (1.0 - weight) * transformer + weight * ngram_probabilities
     return weight, (teacher, student), held_out, blended
+
+
+def choose_features_on(fitter, train, held_out, judged_on):
+    """`fitter.choose_features` with one n-gram model per candidate fitted on `train`, scored on `held_out`.
+
+    Args:
+        fitter: an `NgramFitter`.
+        train, held_out: `(texts, class ids)`, no text in both.
+        judged_on: str, which texts `held_out` holds (for the report).
+
+    Returns:
+        The chosen candidate's n-gram model (fitted on `train`; a warm start).
+    """
+    def scored(features):
+        ngram = fitter.fit(*train, features=features)
+        return self_training.ngram_probabilities(ngram, held_out[0]), ngram
+
+    return fitter.choose_features(scored, held_out[1], judged_on)[1]
 
 
 def validation_ngram_weight(model, texts, label_ids):

@@ -16,6 +16,9 @@ from transformer_kit.checks import check_choice, check_positive_int, check_rate
 
 SPLIT_MODES = ("auto", "word", "character")
 SELF_TRAINING = ("auto", "always", "never")
+# The n-gram branch's feature sets (`transformer_kit.ngram.FeatureScaling`): TF-IDF or naive
+# Bayes log-count ratios (binary tasks) of word or CJK-character 1-2- or 1-3-grams.
+NGRAM_FEATURES = ("tfidf-1-2", "tfidf-1-3", "nb-1-2", "nb-1-3")
 # Names accepted by `transformer_kit.distribution.make_strategy`.
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
 
@@ -40,7 +43,7 @@ BACKBONE_LEARNING_RATE = 5e-5
 BACKBONE_WARMUP_FRACTION = 0.1
 
 # Presets are named bundles of settings; explicit arguments override them.
-# "default" averages a few transformers and blends in an in-graph TF-IDF
+# "default" averages a few transformers and blends in an in-graph n-gram
 # logistic regression: on a few thousand short texts a single from-scratch
 # transformer trails n-gram baselines by 1-3 points, and this closes the gap
 # (see benchmarks/RESULTS.md). "single" is the plain one-transformer model.
@@ -136,9 +139,15 @@ class TrainingConfig:
         seed: makes runs repeatable; transformer `i` uses `seed + i`.
         ensemble_size: number of transformers averaged, or `"auto"` (3 below
             20,000 training texts, where averaging helps most, else 1).
-        ngram_weight: weight of the TF-IDF logistic regression in the blend
+        ngram_weight: weight of the n-gram logistic regression in the blend
             (0 disables it), or `"auto"`: chosen to minimize log-loss on
             held-out data the n-gram model did not see.
+        ngram_features: the n-gram regression's features: `"auto"` (the
+            candidate with the lowest log-loss on the held-out texts the blend
+            weight is chosen on: `"tfidf-1-2"`, `"nb-1-2"`, `"nb-1-3"` for two
+            classes, `"tfidf-1-2"`, `"tfidf-1-3"` for more, `"tfidf-1-2"`
+            for label sets) or one of `NGRAM_FEATURES` (`"nb-*"`, naive
+            Bayes log-count ratios, for two classes only).
         ngram_max_tokens: n-gram vocabulary cap of that regression.
         ngram_min_df: keep only n-grams found in at least this many
             training texts.
@@ -193,7 +202,7 @@ class TrainingConfig:
 
     preset: str = setting(
         "default",
-        "default: transformers averaged and blended with a TF-IDF n-gram model (most accurate); "
+        "default: transformers averaged and blended with an n-gram model (most accurate); "
         "single: one transformer; ensemble: transformers averaged, no n-gram model.",
         choices=tuple(PRESETS),
     )
@@ -247,14 +256,21 @@ class TrainingConfig:
     )
     ngram_weight: float | str = setting(
         "auto",
-        "Weight of the TF-IDF n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data.",
+        "Weight of the n-gram model in the blend, 0 to disable, or 'auto' to choose it on held-out data.",
         "W",
         type=float,
         auto="a number in [0, 1]",
     )
-    ngram_max_tokens: int = python_only(150000, "N-gram vocabulary cap of the TF-IDF logistic regression.")
+    ngram_features: str = setting(
+        "auto",
+        "Features of the n-gram model: tfidf-1-2 (TF-IDF of 1-2-grams), tfidf-1-3, nb-1-2 or nb-1-3 (binary "
+        "n-grams scaled by naive Bayes log-count ratios, two classes only), or auto: the candidate with the "
+        "lowest log-loss on the held-out texts the blend weight is chosen on.",
+        choices=("auto", *NGRAM_FEATURES),
+    )
+    ngram_max_tokens: int = python_only(150000, "N-gram vocabulary cap of the n-gram logistic regression.")
     ngram_min_df: int = python_only(2, "Keep only n-grams found in at least this many training texts.")
-    ngram_c: float = python_only(10.0, "Inverse L2 regularization strength of the TF-IDF logistic regression.")
+    ngram_c: float = python_only(10.0, "Inverse L2 regularization strength of the n-gram logistic regression.")
     max_tokens: int = setting(
         20000, "Vocabulary size of the transformers, padding and unknown-word tokens included.", "N", type=int
     )
@@ -423,6 +439,7 @@ def validate_training_config(config):
     check_choice("streaming", config.streaming, (True, False, "auto"))
     check_rate("weight_decay", config.weight_decay)
     check_choice("self_training", config.self_training, SELF_TRAINING)
+    check_choice("ngram_features", config.ngram_features, ("auto", *NGRAM_FEATURES))
     if not (isinstance(config.pseudo_label_weight, (int, float)) and 0 < config.pseudo_label_weight <= 1):
         raise ValueError(f"`pseudo_label_weight` must be in (0, 1], got {config.pseudo_label_weight!r}.")
     check_choice("multi_label", config.multi_label, (True, False))

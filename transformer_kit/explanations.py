@@ -331,12 +331,8 @@ class TextExplainer:
         # empty text (which has no n-grams, hence no entries) goes along.
         counts = tf.sparse.reorder(ngram.counter(tf.concat([text, [""]], axis=0)))
         rows, columns = counts.indices[:, 0], counts.indices[:, 1]
-        # The layer's own TF-IDF features (see NgramLogisticRegression.call).
-        values = 1.0 + tf.math.log(tf.maximum(tf.cast(counts.values, "float32"), 1.0))
-        values = values * tf.gather(ngram.idf, columns)
+        values = ngram.feature_values(counts)  # the layer's own features (TF-IDF or naive Bayes)
         batch = tf.shape(text, tf.int64)[0]
-        norms = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(values), rows, batch))
-        values = values / tf.gather(tf.maximum(norms, 1e-12), rows)
         contributions = values[:, None] * tf.gather(ngram.kernel, columns)  # logits, [nnz, units]
         logits = tf.math.unsorted_segment_sum(contributions, rows, batch) + ngram.bias  # [batch, units]
 
@@ -353,10 +349,8 @@ class TextExplainer:
             self._ngram_probabilities(tf.broadcast_to(ngram.bias, tf.shape(logits))), target
         )
 
-        # Each occurrence of an n-gram gets its share; the feature is found by
-        # (row, column) among the sorted sparse indices.
-        unigrams = tokens
-        bigrams = tf.strings.ngrams(tokens, 2, separator=" ")
+        # Each occurrence of an n-gram gets its share, split evenly among its
+        # tokens; the feature is found by (row, column) among the sorted sparse indices.
         feature_keys = rows * ngram.vocabulary_size + columns
         occurrence_share = feature_attributions / tf.cast(counts.values, tf.float32)
 
@@ -368,9 +362,12 @@ class TextExplainer:
             matched = tf.gather(feature_keys, found) == keys
             return grams.with_flat_values(tf.where(matched, tf.gather(occurrence_share, found), 0.0))
 
-        attributions = _fit_width(shares(unigrams).to_tensor(0.0), width)
-        pairs = _fit_width(shares(bigrams).to_tensor(0.0), tf.maximum(width - 1, 0)) / 2.0
-        attributions += tf.pad(pairs, [[0, 0], [0, 1]]) + tf.pad(pairs, [[0, 0], [1, 0]])
+        attributions = _fit_width(shares(tokens).to_tensor(0.0), width)
+        for order in range(2, ngram.order + 1):
+            grams = tf.strings.ngrams(tokens, order, separator=" ")
+            spread = _fit_width(shares(grams).to_tensor(0.0), tf.maximum(width - order + 1, 0)) / order
+            for start in range(order):  # the n-gram starting at i gives each of tokens i .. i + order - 1 a share
+                attributions += _fit_width(tf.pad(spread, [[0, 0], [start, order - 1 - start]]), width)
         return attributions[:, :width], baseline_probability
 
     def _ngram_probabilities(self, logits):

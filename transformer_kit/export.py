@@ -457,7 +457,7 @@ def _metadata(classifier, version, explain_steps=EXPLAIN_STEPS):
     metadata = {
         **{key: record[key] for key in (
             "classes", "sequence_length", "vocabulary_size", "split_mode", "text_column", "label_column",
-            "ensemble_size", "ngram", "blend_weights", "config", "params", "versions",
+            "ensemble_size", "ngram", "ngram_features", "blend_weights", "config", "params", "versions",
         )},
         **{key: record[key] for key in ("multi_label", "label_separator", "thresholds") if key in record},
         # How a row becomes the served `text`: these columns, joined by this separator

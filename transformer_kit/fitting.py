@@ -30,6 +30,7 @@ from transformer_kit.data.streaming import file_source, make_streaming_token_dat
 from transformer_kit.distillation import member_targets
 from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model
+from transformer_kit.ngram import ngram_feature_candidates
 from transformer_kit.preprocessor import TextPreprocessor
 from transformer_kit.resume import BackupDirectory
 from transformer_kit.thresholds import choose_thresholds
@@ -136,14 +137,18 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
             "vocabulary": prepared.preprocessor.get_vocabulary(),
         })
     num_classes = len(label_encoder.classes_)
+    if cfg.ngram_weight != 0:  # refuse naive Bayes features for more than two classes before training
+        ngram_feature_candidates(cfg.ngram_features, num_classes, cfg.multi_label)
     trainer = MemberTrainer(encoder, prepared.preprocessor, num_classes, cfg, strategy, verbose=verbose,
                             backup=backup, tensorboard_dir=tensorboard_dir, callbacks=callbacks,
                             soft_targets=distillation is not None)
     members, rows = trainer.train_members(cfg.resolved_ensemble_size(prepared.num_train), member_data)
-    model, held_out, self_training = _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled,
-                                            distillation)
-    if self_training is not None:
-        data_report["self_training"] = self_training.to_dict()
+    model, held_out, fitter = _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabeled,
+                                     distillation)
+    if fitter is not None:
+        data_report["ngram_branch"] = fitter.report()
+        if fitter.decision is not None:
+            data_report["self_training"] = fitter.decision.to_dict()
     scored = {name: CompiledScorer(model)(split.texts) for name, split in (("validation", validation), ("test", test))
               if split is not None}
     thresholds = None
@@ -194,11 +199,12 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
     """The n-gram branch (if any), its weight, and the inference model.
 
     Returns:
-        `(model, held_out, decision)`: `held_out` is `(rows, blended
+        `(model, held_out, fitter)`: `held_out` is `(rows, blended
         probabilities)` on transformer 1's held-out split when the weight
         was chosen there (or, for multi-label thresholds, the split was
-        scored anyway), else `None`; `decision` is a `SelfTrainingDecision`
-        when there were unlabeled texts, else `None`.
+        scored anyway), else `None`; `fitter` is the `NgramFitter` (its
+        chosen features, and its self-training `decision` when there were
+        unlabeled texts), `None` without an n-gram branch.
     """
     if not (cfg.ngram_weight == "auto" or cfg.ngram_weight > 0):
         weights = blending.blend_weights(len(members), None)
@@ -223,6 +229,8 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
             fitter,
         )
         held_out = rows, blended
+    else:
+        warm_starts = (_choose_features_without_held_out_split(fitter, prepared, validation, validation_ids), None)
     log.info("\nFinal n-gram fit on all %d training texts", len(prepared.ngram_texts))
     teacher, student, counts = fitter.fit_pair(prepared.ngram_texts, prepared.ngram_ids, warm_starts)
     texts, ids = (validation.texts, validation_ids) if validation is not None else ([], None)
@@ -231,7 +239,24 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
         unweighted = build_inference_model(prepared.preprocessor, members, ngram)
         weight = blending.validation_ngram_weight(unweighted, texts, ids)
     weights = blending.blend_weights(len(members), weight)
-    return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out, fitter.decision
+    return build_inference_model(prepared.preprocessor, members, ngram, weights), held_out, fitter
+
+
+def _choose_features_without_held_out_split(fitter, prepared, validation, validation_ids):
+    """The n-gram features chosen on the validation texts, else by cross-validation over the training texts.
+
+    Returns:
+        The chosen candidate's n-gram model fitted on every training text
+        (it starts the final fit), or `None`.
+    """
+    if len(fitter.candidates) == 1:
+        return None
+    if validation is not None and len(validation.texts):
+        return blending.choose_features_on(fitter, (prepared.ngram_texts, prepared.ngram_ids),
+                                           (validation.texts, validation_ids),
+                                           f"the {len(validation.texts)} validation texts")
+    fitter.choose_features_by_cross_validation(prepared.ngram_texts, prepared.ngram_ids)
+    return None
 
 
 def _prepare_in_memory(train, validation, test, cfg, members_encoder, distillation=None):

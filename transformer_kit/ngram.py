@@ -1,9 +1,10 @@
-"""An n-gram TF-IDF logistic regression that lives inside the Keras graph.
+"""An n-gram logistic regression that lives inside the Keras graph.
 
 scikit-learn fits it (an exact convex optimum in seconds, no epochs to tune)
-on `TfidfTransformer` features; its coefficients then go into an
-`NgramLogisticRegression` layer, which computes the same features from raw
-strings with a sparse `TextVectorization(ngrams=2, output_mode="count")`, so
+on TF-IDF features (`TfidfTransformer`) or on binary n-gram counts scaled by
+naive Bayes log-count ratios (NBSVM, `MultinomialNB`); its coefficients then
+go into an `NgramLogisticRegression` layer, which computes the same features
+from raw strings with a sparse `TextVectorization(output_mode="count")`, so
 the same model can be saved, blended with the transformers and exported in
 one SavedModel. Training features and served features come from the very
 same `TextVectorization`, so they cannot drift apart.
@@ -16,21 +17,118 @@ import scipy.sparse
 import tensorflow as tf
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.preprocessing import normalize
 from sklearn.utils.parallel import Parallel, delayed
 
+from transformer_kit.config import NGRAM_FEATURES
 from transformer_kit.cores import available_cores
 from transformer_kit.data.text_vectorization import make_text_vectorizer
+
+# The feature sets (`NGRAM_FEATURES`) are `<kind>-1-<n>`, word (or CJK character) 1- to n-grams.
+# "tfidf": `(1 + log count) * idf`; "nb": binary counts times the naive Bayes log-count ratio
+# (Wang & Manning 2012), binary tasks only. Both L2-normalised per text.
+DEFAULT_NGRAM_FEATURES = "tfidf-1-2"
+# What `ngram_features="auto"` compares on held-out texts (the first wins ties).
+AUTO_NGRAM_FEATURES = {"binary": ("tfidf-1-2", "nb-1-2", "nb-1-3"), "multiclass": ("tfidf-1-2", "tfidf-1-3"),
+                       "multi-label": (DEFAULT_NGRAM_FEATURES,)}
+
+
+def ngram_feature_candidates(features, num_classes, multi_label=False):
+    """The feature sets an n-gram branch may use: one when forced, the `"auto"` candidates else.
+
+    Args:
+        features: `"auto"` or one of `NGRAM_FEATURES`.
+        num_classes: int >= 2.
+        multi_label: bool.
+
+    Returns:
+        tuple of str, the default first.
+
+    Raises:
+        ValueError: for an unknown name, or naive Bayes features (`"nb-*"`)
+            on a task that is not binary single-label.
+
+    Example:
+
+    >>> ngram_feature_candidates("auto", 2)
+    ('tfidf-1-2', 'nb-1-2', 'nb-1-3')
+    >>> ngram_feature_candidates("tfidf-1-3", 4)
+    ('tfidf-1-3',)
+    """
+    if features == "auto":
+        kind = "multi-label" if multi_label else "binary" if num_classes == 2 else "multiclass"
+        return AUTO_NGRAM_FEATURES[kind]
+    if features not in NGRAM_FEATURES:
+        raise ValueError(f"`ngram_features` must be 'auto' or one of {list(NGRAM_FEATURES)}, got {features!r}.")
+    if features.startswith("nb-") and (multi_label or num_classes != 2):
+        task = "label sets" if multi_label else f"{num_classes} classes"
+        raise ValueError(f"`ngram_features={features!r}` (naive Bayes log-count ratios) is for two classes, "
+                         f"got {task}; use 'auto' or a 'tfidf-*' set.")
+    return (features,)
+
+
+def _ngram_order(features):
+    """`"tfidf-1-3"` -> 3: the longest n-gram counted."""
+    return int(features.rsplit("-", 1)[1])
+
+
+class FeatureScaling:
+    """Count matrix -> the regression's features, as `NgramLogisticRegression` computes them in the graph.
+
+    Each non-zero count becomes `1 + log(count)` (TF-IDF) or 1 (naive
+    Bayes), times its column's `scale_`, and each row is L2-normalised.
+    `scale_` is scikit-learn's idf (`TfidfTransformer(sublinear_tf=True)`),
+    or the log-count ratio `r = log(p / |p|_1) - log(q / |q|_1)` of binary
+    counts, `p` and `q` smoothed by 1 (Wang & Manning 2012): `MultinomialNB(
+    alpha=1)`'s `feature_log_prob_` of class 1 minus class 0. Unlike NBSVM
+    the rows are L2-normalised, as TF-IDF rows are, so that one `ngram_c`
+    suits both (SST-2, C=10: 0.816 against 0.809 unnormalised).
+
+    Args:
+        features: one of `NGRAM_FEATURES`.
+    """
+
+    def __init__(self, features=DEFAULT_NGRAM_FEATURES):
+        self.features = features
+        self.binary = features.startswith("nb-")
+
+    def fit(self, counts, labels, sample_weight=None):
+        """Learn `scale_` from a sparse count matrix `(texts, n-grams)` and, for naive Bayes, class ids."""
+        if not self.binary:
+            self.scale_ = TfidfTransformer(sublinear_tf=True).fit(counts).idf_
+            return self
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or not set(np.unique(labels)) <= {0, 1}:
+            raise ValueError(f"Naive Bayes n-gram features ({self.features!r}) need class ids 0 and 1.")
+        naive_bayes = MultinomialNB(alpha=1.0).fit(self._values(counts), labels, sample_weight=sample_weight)
+        log_probabilities = np.zeros((2, counts.shape[1]))  # a class absent from `labels`: no evidence
+        log_probabilities[naive_bayes.classes_] = naive_bayes.feature_log_prob_
+        self.scale_ = log_probabilities[1] - log_probabilities[0]
+        return self
+
+    def transform(self, counts):
+        """The L2-normalised feature rows of a sparse count matrix."""
+        return normalize(self._values(counts).multiply(self.scale_).tocsr())
+
+    def _values(self, counts):
+        values = scipy.sparse.csr_matrix(counts, dtype=np.float64, copy=True)
+        values.data = np.ones_like(values.data) if self.binary else 1.0 + np.log(np.maximum(values.data, 1.0))
+        return values
 
 
 @keras.saving.register_keras_serializable(package="transformer_kit")
 class NgramLogisticRegression(keras.layers.Layer):
-    """Strings -> class probabilities of a 1-2-gram TF-IDF logistic regression.
+    """Strings -> class probabilities of an n-gram logistic regression.
 
-    Features are scikit-learn's `TfidfTransformer(sublinear_tf=True)`:
-    L2-normalized `(1 + log(count)) * idf`, computed on the sparse counts of
-    each batch (a text has a few dozen n-grams among up to 150,000), then a
-    sparse-dense product with the regression's weights. N-grams outside the
-    vocabulary count into `"[UNK]"`, whose idf is 0, so they are ignored.
+    Features are those of `FeatureScaling`: for TF-IDF (`"tfidf-1-2"`,
+    scikit-learn's `TfidfTransformer(sublinear_tf=True)`) L2-normalized
+    `(1 + log(count)) * idf`; for naive Bayes (`"nb-1-2"`) L2-normalized
+    `1 * r`, `r` the log-count ratio. They are computed on the sparse counts
+    of each batch (a text has a few dozen n-grams among up to 150,000), then
+    a sparse-dense product with the regression's weights. N-grams outside
+    the vocabulary count into `"[UNK]"`, whose scale is 0, so they are
+    ignored.
 
     Build one with `fit_ngram_classifier`; the constructor alone gives an
     empty model (what `keras.saving` fills in when it loads a saved one).
@@ -43,14 +141,17 @@ class NgramLogisticRegression(keras.layers.Layer):
         vocabulary: list of str or `None`; `"[UNK]"` first.
         multi_label: bool, default `False`. One independent sigmoid per
             label (one-vs-rest regressions) instead of a softmax.
+        features: one of `NGRAM_FEATURES`, default `"tfidf-1-2"`.
         **kwargs: standard `keras.layers.Layer` arguments.
     """
 
     def __init__(self, split_mode="word", vocabulary_size=1, num_classes=2, vocabulary=None, multi_label=False,
-                 **kwargs):
+                 features=DEFAULT_NGRAM_FEATURES, **kwargs):
         super().__init__(**{"name": "ngram_classifier", **kwargs})
         self.split_mode = split_mode
         self.multi_label = bool(multi_label)
+        self.features = features
+        self.order = _ngram_order(features)  # the longest n-gram counted
         # One sigmoid unit for two classes, as the transformers' binary head.
         self.units = 1 if num_classes == 2 and not multi_label else int(num_classes)
         self.num_classes, self.vocabulary_size = int(num_classes), int(vocabulary_size)
@@ -58,7 +159,7 @@ class NgramLogisticRegression(keras.layers.Layer):
             max_tokens=self.vocabulary_size,
             split=split_mode,
             vocabulary=vocabulary,
-            ngrams=2,
+            ngrams=self.order,
             output_mode="count",
             sparse=True,
             name="ngram_counter",
@@ -66,7 +167,8 @@ class NgramLogisticRegression(keras.layers.Layer):
 
     def build(self, input_shape=None):
         size = (self.vocabulary_size,)
-        self.idf = self.add_weight(shape=size, initializer="zeros", trainable=False, name="idf")
+        # Each n-gram's feature scale: its idf (TF-IDF) or naive Bayes log-count ratio; 0 for "[UNK]".
+        self.scale = self.add_weight(shape=size, initializer="zeros", trainable=False, name="scale")
         self.kernel = self.add_weight(shape=(*size, self.units), initializer="zeros", trainable=False, name="kernel")
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", trainable=False, name="bias")
 
@@ -74,25 +176,31 @@ class NgramLogisticRegression(keras.layers.Layer):
         """list of str: the n-gram of each feature column, `"[UNK]"` first."""
         return [str(ngram) for ngram in self.counter.get_vocabulary()]
 
-    def set_regression(self, idf, coef, intercept):
-        """Load the idf weights and a fitted regression's `coef_` and `intercept_`."""
+    def set_regression(self, scale, coef, intercept):
+        """Load the feature scale (`FeatureScaling.scale_`) and a fitted regression's `coef_` and `intercept_`."""
         if not self.built:
             self.build()
-        self.idf.assign(np.asarray(idf, "float32"))
+        self.scale.assign(np.asarray(scale, "float32"))
         self.kernel.assign(np.asarray(coef, "float32").T)
         self.bias.assign(np.asarray(intercept, "float32"))
+
+    def feature_values(self, counts):
+        """The features of a sparse count batch: float values at `counts.indices`, as `FeatureScaling`."""
+        rows, columns = counts.indices[:, 0], counts.indices[:, 1]
+        if self.features.startswith("nb-"):
+            values = tf.ones_like(counts.values, dtype="float32")
+        else:
+            values = 1.0 + tf.math.log(tf.maximum(tf.cast(counts.values, "float32"), 1.0))
+        values = values * tf.gather(self.scale, columns)
+        norms = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(values), rows, counts.dense_shape[0]))
+        return values / tf.gather(tf.maximum(norms, 1e-12), rows)
 
     def call(self, text):
         # TF's sparse counting fails on a batch of zero texts; one extra empty
         # text, dropped at the end, makes every batch non-empty.
         text = tf.concat([tf.reshape(text, [-1]), tf.constant([""])], axis=0)
         counts = self.counter(text)
-        rows, columns = counts.indices[:, 0], counts.indices[:, 1]
-        values = 1.0 + tf.math.log(tf.maximum(tf.cast(counts.values, "float32"), 1.0))
-        values = values * tf.gather(self.idf, columns)
-        norms = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(values), rows, tf.shape(text, tf.int64)[0]))
-        values = values / tf.gather(tf.maximum(norms, 1e-12), rows)
-        features = tf.SparseTensor(counts.indices, values, counts.dense_shape)
+        features = tf.SparseTensor(counts.indices, self.feature_values(counts), counts.dense_shape)
         logits = tf.sparse.sparse_dense_matmul(features, self.kernel) + self.bias
         probabilities = tf.sigmoid(logits) if self.units == 1 or self.multi_label else tf.nn.softmax(logits)
         return probabilities[:-1]
@@ -105,6 +213,8 @@ class NgramLogisticRegression(keras.layers.Layer):
         config.update(split_mode=self.split_mode, vocabulary_size=self.vocabulary_size, num_classes=self.num_classes)
         if self.multi_label:  # only then, so single-label configs stay as they were
             config["multi_label"] = True
+        if self.features != DEFAULT_NGRAM_FEATURES:  # likewise
+            config["features"] = self.features
         return config
 
 
@@ -121,8 +231,9 @@ def fit_ngram_classifier(
     warm_start=None,
     multi_label=False,
     sample_weight=None,
+    features=DEFAULT_NGRAM_FEATURES,
 ):
-    """Fit a word (or CJK character) 1-2-gram TF-IDF logistic regression.
+    """Fit a word (or CJK character) n-gram logistic regression.
 
     Args:
         texts: list of str, the training texts.
@@ -149,6 +260,8 @@ def fit_ngram_classifier(
         sample_weight: `None`, or a float array `(texts,)` weighting each
             text's loss (self-training gives pseudo-labelled texts less
             weight; see `transformer_kit.self_training`). Single-label only.
+        features: one of `NGRAM_FEATURES` (see `FeatureScaling`), default
+            `"tfidf-1-2"`; `"nb-*"` needs two classes, single-label.
 
     Returns:
         An `NgramLogisticRegression` layer from strings `(batch,)` to
@@ -162,11 +275,10 @@ def fit_ngram_classifier(
     ((2, 1), True)
     """
     texts = [str(text) for text in texts]
+    ngram_feature_candidates(features, num_classes, multi_label)  # refuses naive Bayes beyond two classes
     # Every n-gram first (sparse, so no dense texts x n-grams array), then
     # the frequent ones that pass `min_df`, at most `max_tokens`.
-    full_counter = make_text_vectorizer(
-        texts, max_tokens=None, split=split, ngrams=2, output_mode="count", sparse=True, name="ngram_counter_full"
-    )
+    full_counter = _full_counter(texts, split, features)
     all_ngrams = full_counter.get_vocabulary()  # "[UNK]" first, then by frequency
     counts = _sparse_counts(full_counter, texts, len(all_ngrams))
     document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
@@ -176,29 +288,35 @@ def fit_ngram_classifier(
     kept = frequent[: max_tokens - 1]
     vocabulary = ["[UNK]", *(str(all_ngrams[i]) for i in kept)]
 
-    # Column 0 ("[UNK]", n-grams outside the vocabulary) is no feature: idf 0.
-    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[:, kept])
-    features = tfidf.transform(counts[:, kept])
-    initial = None if warm_start is None else _initial_weights(warm_start, vocabulary)
+    # Column 0 ("[UNK]", n-grams outside the vocabulary) is no feature: scale 0.
+    if multi_label and sample_weight is not None:
+        raise ValueError("`sample_weight` is for single-label n-gram models.")
+    scaling = FeatureScaling(features).fit(counts[:, kept], labels, sample_weight)
+    matrix = scaling.transform(counts[:, kept])
+    initial = None if warm_start is None or warm_start.features != features else _initial_weights(warm_start,
+                                                                                                   vocabulary)
     if multi_label:
-        if sample_weight is not None:
-            raise ValueError("`sample_weight` is for single-label n-gram models.")
-        coef, intercept = _fit_one_vs_rest(features, np.asarray(labels), c, seed, initial)
+        coef, intercept = _fit_one_vs_rest(matrix, np.asarray(labels), c, seed, initial)
     else:
         regression = LogisticRegression(
-            C=c, max_iter=2000, class_weight=class_weight, random_state=seed, warm_start=warm_start is not None
+            C=c, max_iter=2000, class_weight=class_weight, random_state=seed, warm_start=initial is not None
         )
         if initial is not None:
             regression.coef_, regression.intercept_ = initial
-        regression.fit(features, labels, sample_weight=sample_weight)
+        regression.fit(matrix, labels, sample_weight=sample_weight)
         coef, intercept = regression.coef_, regression.intercept_
 
     model = NgramLogisticRegression(split, len(vocabulary), num_classes, vocabulary=vocabulary,
-                                    multi_label=multi_label)
+                                    multi_label=multi_label, features=features)
     no_feature = np.zeros((coef.shape[0], 1))  # the "[UNK]" column
-    idf = np.concatenate([[0.0], tfidf.idf_])
-    model.set_regression(idf, np.hstack([no_feature, coef]), intercept)
+    model.set_regression(np.concatenate([[0.0], scaling.scale_]), np.hstack([no_feature, coef]), intercept)
     return model
+
+
+def _full_counter(texts, split, features):
+    """A sparse `TextVectorization` counting every n-gram of `texts` up to `features`' order."""
+    return make_text_vectorizer(texts, max_tokens=None, split=split, ngrams=_ngram_order(features),
+                                output_mode="count", sparse=True, name="ngram_counter_full")
 
 
 def stratified_folds(label_ids, folds, seed=0):
@@ -227,12 +345,13 @@ def stratified_folds(label_ids, folds, seed=0):
 
 
 def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="word", max_tokens=150000, min_df=2,
-                                        c=10.0, class_weight=None, seed=0, folds=5):
+                                        c=10.0, class_weight=None, seed=0, folds=5,
+                                        features=DEFAULT_NGRAM_FEATURES):
     """Out-of-fold class probabilities of the n-gram regression for every text.
 
     Stratified k-fold cross-validation: each text is scored by the regression
     `fit_ngram_classifier` would fit on the other folds (the same n-grams,
-    `min_df` and `max_tokens` counted on those folds, the same TF-IDF and
+    `min_df` and `max_tokens` counted on those folds, the same features and
     regularization). The texts are counted once, with every n-gram, and
     each fold selects its own columns, so a fold costs one scikit-learn fit;
     each starts from the previous fold's weights (the optimum is unique,
@@ -242,7 +361,7 @@ def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="wo
         texts: list of str.
         label_ids: int array `(n,)` of class ids (single-label).
         num_classes: int >= 2.
-        split, max_tokens, min_df, c, class_weight, seed: as for
+        split, max_tokens, min_df, c, class_weight, seed, features: as for
             `fit_ngram_classifier`.
         folds: int; lowered to the smallest class's count.
 
@@ -262,9 +381,8 @@ def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="wo
     splits = stratified_folds(label_ids, folds, seed)
     if splits is None:
         return None
-    counter = make_text_vectorizer(
-        texts, max_tokens=None, split=split, ngrams=2, output_mode="count", sparse=True, name="ngram_counter_full"
-    )
+    ngram_feature_candidates(features, num_classes)
+    counter = _full_counter(texts, split, features)
     counts = _sparse_counts(counter, texts, len(counter.get_vocabulary()))[:, 1:]  # columns by frequency
     out_of_fold = np.zeros((len(texts), num_classes))
     previous = None  # (global columns, coef_, intercept_) of the last fold, to start the next one
@@ -275,7 +393,7 @@ def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="wo
         if kept.size == 0:
             kept = np.flatnonzero(document_frequency > 0)
         kept = kept[: max_tokens - 1]
-        tfidf = TfidfTransformer(sublinear_tf=True).fit(fold_counts[:, kept])
+        scaling = FeatureScaling(features).fit(fold_counts[:, kept], label_ids[fit_rows])
         regression = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight, random_state=seed,
                                         warm_start=previous is not None)
         if previous is not None:
@@ -285,9 +403,9 @@ def cross_validated_ngram_probabilities(texts, label_ids, num_classes, split="wo
             shared = (position < kept.size) & (kept[np.minimum(position, kept.size - 1)] == columns)
             start[:, position[shared]] = coef[:, shared]
             regression.coef_, regression.intercept_ = start, intercept
-        regression.fit(tfidf.transform(fold_counts[:, kept]), label_ids[fit_rows])
+        regression.fit(scaling.transform(fold_counts[:, kept]), label_ids[fit_rows])
         previous = kept, regression.coef_, regression.intercept_
-        scored = regression.predict_proba(tfidf.transform(counts[scored_rows][:, kept]))
+        scored = regression.predict_proba(scaling.transform(counts[scored_rows][:, kept]))
         out_of_fold[np.ix_(scored_rows, regression.classes_)] = scored
     return out_of_fold
 

@@ -66,7 +66,7 @@ def run_record(classifier):
         A JSON-serializable dict.
     """
     model = classifier.model_
-    preprocessor = preprocessor_of(model)
+    preprocessor, ngram = preprocessor_of(model), ngram_of(model)
     return {
         "format_version": FORMAT_VERSION,
         "params": classifier.get_params(),
@@ -78,7 +78,8 @@ def run_record(classifier):
         "split_mode": preprocessor.split_mode,
         "vocabulary_size": preprocessor.vocabulary_size,
         "ensemble_size": len(members_of(model)),
-        "ngram": ngram_of(model) is not None,
+        "ngram": ngram is not None,
+        "ngram_features": None if ngram is None else ngram.features,
         "blend_weights": blend_weights_of(model),
         "sources": classifier.sources_,
         "resumed": classifier.resumed_,

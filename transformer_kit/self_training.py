@@ -92,7 +92,7 @@ def pseudo_labels(teacher, texts):
     Returns:
         int array `(len(texts),)`.
     """
-    return _probabilities(teacher, texts).argmax(axis=1)
+    return ngram_probabilities(teacher, texts).argmax(axis=1)
 
 
 def fit_student(texts, label_ids, unlabeled, teacher, fit_ngram, pseudo_label_weight, warm_start=None):
@@ -120,10 +120,10 @@ def fit_student(texts, label_ids, unlabeled, teacher, fit_ngram, pseudo_label_we
 
 def log_loss(ngram, texts, label_ids):
     """Mean negative log-probability of the true class under an n-gram regression."""
-    return mean_log_loss(_probabilities(ngram, texts), label_ids)
+    return mean_log_loss(ngram_probabilities(ngram, texts), label_ids)
 
 
-def _probabilities(ngram, texts):
+def ngram_probabilities(ngram, texts):
     """An n-gram regression's class probabilities `(len(texts), num_classes)`, in large length-sorted batches."""
     return LengthSortedScorer(lambda batch: as_class_probabilities(ngram(batch)), PSEUDO_LABEL_BATCH)(texts)
 

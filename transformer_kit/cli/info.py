@@ -24,7 +24,7 @@ def run_info(args):
     classifier = TextClassifier.load(args.run_dir, verbose=0)
     record = json.loads((Path(args.run_dir) / "config.json").read_text())
     model, training = record["config"]["model"], record["config"]["training"]
-    ngram = "yes" if record["ngram"] else "no"
+    ngram = f"yes, {record.get('ngram_features') or 'tfidf-1-2'}" if record["ngram"] else "no"
     lines = [
         f"Run directory   {args.run_dir}",
         f"Classes         {', '.join(classifier.classes_)}",

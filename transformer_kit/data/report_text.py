@@ -41,11 +41,22 @@ def format_data_report(report):
     lines += _length_lines(report)
     if "word_vectors" in report:
         lines.append(_word_vectors_line(report["word_vectors"]))
+    if "ngram_branch" in report:  # written by transformer_kit.fitting once the n-gram branch is fitted
+        lines.append(_ngram_branch_line(report["ngram_branch"]))
     if "distillation" in report:  # written by transformer_kit.distillation once the student is trained
         lines += _distillation_lines(report["distillation"])
     if report["warnings"]:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in report["warnings"]]
     return "\n".join(lines)
+
+
+def _ngram_branch_line(branch):
+    """`N-gram features: nb-1-2 (auto: held-out log-loss tfidf-1-2 0.4123, ...; on ...)`."""
+    line = f"N-gram features: {branch['features']} ({branch['ngram_features']}"
+    if "held_out_log_loss" in branch:
+        losses = ", ".join(f"{name} {loss:.4f}" for name, loss in branch["held_out_log_loss"].items())
+        line += f": held-out log-loss {losses}; on {branch['judged_on']}"
+    return line + ")"
 
 
 def _split_table(splits):
