@@ -22,8 +22,9 @@ rows (test_models) is fast and stays in it.
 
 Parallel workers
 ----------------
-`python -m pytest -n 2 --dist loadgroup` runs the suite on two pytest-xdist
-workers (in the dev extra). Tests are handed out one by one, except those that
+`python -m pytest` runs the suite on pytest-xdist workers (in the dev extra;
+setup.cfg's addopts: one per core, at most 4, `--dist loadgroup`; `-n 0` runs
+it in one process). Tests are handed out one by one, except those that
 share a trained fixture: every test that requests one of `SLOW_FIXTURES` is
 grouped (an ``xdist_group`` mark) with the other tests of its module, or with
 all the tests of `default_classifier` for that session-wide one, so that each
@@ -151,5 +152,40 @@ def pytest_collection_modifyitems(config, items):
         warnings.warn(
             f"tests/conftest.py SLOW_TESTS names tests that no longer exist: {', '.join(stale)}. "
             "Update the list (a renamed slow test would otherwise run with the fast tests).",
+            stacklevel=1,
+        )
+
+
+
+def pytest_configure(config):
+    """Refuse pytest 9.2+ with pytest-xdist <= 3.8 under --dist loadgroup: it silently stops grouping.
+
+    pytest-xdist marks a grouped test by appending "@group" to its node id on the worker; pytest 9.2
+    stopped that from taking effect (pytest-xdist#1386). The run still passes, but every worker trains
+    the shared fixtures again. `pytest_collection_finish` below catches other versions that lose groups.
+    """
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if config.getoption("dist", "no") != "loadgroup" or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if Version(pytest.__version__) >= Version("9.2.dev0") and Version(version("pytest-xdist")) <= Version("3.8.0"):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} does not group tests under "
+            "--dist loadgroup (pytest-xdist#1386): every worker would train the shared fixtures again. Install "
+            'the dev extra\'s pytest (pip install "pytest<9.2"), or run in one process with -n 0.'
+        )
+
+
+def pytest_collection_finish(session):
+    """Warn when pytest-xdist's loadgroup lost its groups on this worker (see `pytest_configure`)."""
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and getattr(session.config.option, "loadgroup", False)):
+        return
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        warnings.warn(
+            f"pytest-xdist's --dist loadgroup did not group {len(lost)} tests (e.g. {lost[0]}): each worker trains "
+            "their shared fixtures again. Run with -n 0, or a pytest and pytest-xdist that group.",
             stacklevel=1,
         )
