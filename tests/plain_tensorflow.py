@@ -13,19 +13,21 @@ _SCRIPT = textwrap.dedent(
     import numpy as np
     import tensorflow as tf
 
-    version_dir, signature, texts_file, out_file, *requires = sys.argv[1:]
+    version_dir, signatures, texts_file, *requires = sys.argv[1:]
     for module in requires:  # e.g. tensorflow_text, as an export's metadata "load_requires" lists
         importlib.import_module(module)
     texts = json.loads(open(texts_file, encoding="utf-8").read())
-    outputs = tf.saved_model.load(version_dir).signatures[signature](text=tf.constant(texts))
+    loaded = tf.saved_model.load(version_dir)
+    decode = np.vectorize(lambda s: s.decode("utf-8"), otypes=[str])
+    for signature in signatures.split(","):
+        outputs = loaded.signatures[signature](text=tf.constant(texts))
+        saved = {}
+        for name, value in outputs.items():
+            saved[name] = decode(value.numpy()) if value.dtype == tf.string else value.numpy()
+            saved["dtype__" + name] = np.array(value.dtype.name)
+        np.savez(f"outputs_{signature}.npz", **saved)
     assert "transformer_kit" not in sys.modules, "the export must not need transformer_kit"
     assert "keras_hub" not in sys.modules, "the export must not need keras_hub"
-    decode = np.vectorize(lambda s: s.decode("utf-8"), otypes=[str])
-    saved = {}
-    for name, value in outputs.items():
-        saved[name] = decode(value.numpy()) if value.dtype == tf.string else value.numpy()
-        saved["dtype__" + name] = np.array(value.dtype.name)
-    np.savez(out_file, **saved)
     """
 )
 
@@ -43,11 +45,23 @@ def serve_in_plain_tensorflow(version_dir, texts, folder, signature="serving_def
     Returns:
         `(outputs, dtypes)`: name -> numpy array (strings decoded), and name -> TensorFlow dtype name.
     """
+    return serve_signatures_in_plain_tensorflow(version_dir, texts, folder, [signature], requires)[signature]
+
+
+def serve_signatures_in_plain_tensorflow(version_dir, texts, folder, signatures, requires=()):
+    """`serve_in_plain_tensorflow` for several signatures of one export, in one subprocess (one TF start-up).
+
+    Returns:
+        dict: signature name -> `(outputs, dtypes)`.
+    """
     (folder / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
     (folder / "serve.py").write_text(_SCRIPT)
-    subprocess.run([sys.executable, "serve.py", str(version_dir), signature, "texts.json", "outputs.npz", *requires],
+    subprocess.run([sys.executable, "serve.py", str(version_dir), ",".join(signatures), "texts.json", *requires],
                    cwd=folder, check=True, capture_output=True)
-    saved = np.load(folder / "outputs.npz")
-    outputs = {name: saved[name] for name in saved.files if not name.startswith("dtype__")}
-    dtypes = {name[len("dtype__"):]: str(saved[name]) for name in saved.files if name.startswith("dtype__")}
-    return outputs, dtypes
+    results = {}
+    for signature in signatures:
+        saved = np.load(folder / f"outputs_{signature}.npz")
+        outputs = {name: saved[name] for name in saved.files if not name.startswith("dtype__")}
+        dtypes = {name[len("dtype__"):]: str(saved[name]) for name in saved.files if name.startswith("dtype__")}
+        results[signature] = (outputs, dtypes)
+    return results

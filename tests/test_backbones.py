@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from keyword_data import keyword_dataset
-from plain_tensorflow import serve_in_plain_tensorflow
+from plain_tensorflow import serve_in_plain_tensorflow, serve_signatures_in_plain_tensorflow
 from tiny_presets import CHINESE_LINES, write_albert_preset, write_bert_preset
 from transformer_kit import TextClassifier
 from transformer_kit.backbones import BackboneError, check_preset, require_keras_hub, swap_ids
@@ -252,11 +252,11 @@ def test_sentencepiece_backbone_trains_on_chinese_saves_exports_and_multi_label_
     expected = chinese.predict_proba(unseen).to_numpy()
     loaded = TextClassifier.load(chinese.save(tmp_path / "run"))
     np.testing.assert_allclose(loaded.predict_proba(unseen).to_numpy(), expected, atol=1e-6)
-    outputs, _ = serve_in_plain_tensorflow(chinese.export(tmp_path / "export", explain_steps=4), unseen, tmp_path,
-                                           requires=["tensorflow_text"])
-    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
-    served, _ = serve_in_plain_tensorflow(tmp_path / "export" / "1", unseen, tmp_path, signature="explain",
-                                          requires=["tensorflow_text"])
+    signatures = serve_signatures_in_plain_tensorflow(chinese.export(tmp_path / "export", explain_steps=4), unseen,
+                                                      tmp_path, ["serving_default", "explain"],
+                                                      requires=["tensorflow_text"])
+    np.testing.assert_allclose(signatures["serving_default"][0]["probabilities"], expected, atol=1e-5)
+    served = signatures["explain"][0]
     explained = chinese.explain(unseen, steps=4)
     for row, result in enumerate(explained):  # the SentencePiece resource is in the explain signature too
         assert served["tokens"][row, : len(result.tokens)].tolist() == result.tokens
