@@ -135,7 +135,9 @@ def run_dataset(name, args):
     teacher = fit(f"teacher (default{f', {size} transformers' if size else ''}, self-trained)",
                   TextClassifier(**common, ensemble_size=size), unlabeled=unlabeled)
     fit("single (labels only)", TextClassifier(preset="single", **common))
-    if args.student_vectors:  # what `train --teacher ... --unlabeled` also does: vectors from the unlabeled texts
+    if args.student_vectors_from:  # vectors learned elsewhere (e.g. the IMDB reviews for TREC)
+        args.students = [{**settings, "word_vectors": str(args.student_vectors_from)} for settings in args.students]
+    elif args.student_vectors:  # what `train --teacher ... --unlabeled` also does: vectors from the unlabeled texts
         import pandas as pd
 
         from transformer_kit.vector_training import train_word_vectors
@@ -146,14 +148,16 @@ def run_dataset(name, args):
         args.students = [{**settings, "word_vectors": str(vectors)} for settings in args.students]
     for settings in args.students:
         label = "single student" + "".join(f", {SHORT[k]}={v:g}" for k, v in settings.items() if k in SHORT)
-        label += ", word vectors from the unlabeled texts" if "word_vectors" in settings else ""
+        if "word_vectors" in settings:
+            label += f", word vectors from {args.student_vectors_from or 'the unlabeled texts'}"
         student = fit(label, TextClassifier(preset="single", **common, **settings), teacher=teacher,
                       unlabeled=unlabeled, test=(data.test_texts, data.test_labels))
         rows[-1]["agreement_with_teacher_on_test"] = round(
             student.data_report_["distillation"]["agreement"]["test"]["agreement"], 4)
     return {"dataset": name, "labels": len(data.train_texts), "unlabeled": len(unlabeled),
             "unlabeled_source": args.unlabeled, "test_texts": len(data.test_texts), "rows": rows,
-            "teacher_ensemble": args.teacher_ensemble or "auto", "student_vectors": args.student_vectors,
+            "teacher_ensemble": args.teacher_ensemble or "auto",
+            "student_vectors": str(args.student_vectors_from) if args.student_vectors_from else args.student_vectors,
             "cores": args.cores}
 
 
@@ -170,6 +174,8 @@ def main(argv=None):
                         help="transformers in the teacher (default: the preset's 'auto', 3 below 20,000 texts)")
     parser.add_argument("--student-vectors", action="store_true",
                         help="start the students from word vectors learned on the unlabeled texts")
+    parser.add_argument("--student-vectors-from", metavar="DIR", default=None,
+                        help="start the students from these word vectors (a train_word_vectors directory)")
     parser.add_argument("--students", nargs="+", default=["default"], metavar="T:W",
                         help="students' distill_temperature:true_label_weight pairs; 'default' for the config's")
     parser.add_argument("--data-root", default=None)
