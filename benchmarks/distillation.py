@@ -150,7 +150,10 @@ def run_dataset(name, args):
         label = "single student" + "".join(f", {SHORT[k]}={v:g}" for k, v in settings.items() if k in SHORT)
         if "word_vectors" in settings:
             label += f", word vectors from {args.student_vectors_from or 'the unlabeled texts'}"
-        student = fit(label, TextClassifier(preset="single", **common, **settings), teacher=teacher,
+        if args.student_settings:
+            label += ", " + ", ".join(f"{k}={v}" for k, v in args.student_settings.items())
+        student = fit(label, TextClassifier(preset="single", **common, **settings, **args.student_settings),
+                      teacher=teacher,
                       unlabeled=unlabeled, test=(data.test_texts, data.test_labels))
         rows[-1]["agreement_with_teacher_on_test"] = round(
             student.data_report_["distillation"]["agreement"]["test"]["agreement"], 4)
@@ -158,6 +161,7 @@ def run_dataset(name, args):
             "unlabeled_source": args.unlabeled, "test_texts": len(data.test_texts), "rows": rows,
             "teacher_ensemble": args.teacher_ensemble or "auto",
             "student_vectors": str(args.student_vectors_from) if args.student_vectors_from else args.student_vectors,
+            "student_settings": args.student_settings,
             "cores": args.cores}
 
 
@@ -176,6 +180,9 @@ def main(argv=None):
                         help="start the students from word vectors learned on the unlabeled texts")
     parser.add_argument("--student-vectors-from", metavar="DIR", default=None,
                         help="start the students from these word vectors (a train_word_vectors directory)")
+    parser.add_argument("--student-settings", type=json.loads, default={}, metavar="JSON",
+                        help='more settings of the students, e.g. \'{"num_layers": 2, "embed_dim": 128, '
+                             '"ff_dim": 256}\'')
     parser.add_argument("--students", nargs="+", default=["default"], metavar="T:W",
                         help="students' distill_temperature:true_label_weight pairs; 'default' for the config's")
     parser.add_argument("--data-root", default=None)
@@ -196,8 +203,8 @@ def main(argv=None):
     results = json.loads(output.read_text()) if output.exists() else []
     for name in args.datasets:
         result = run_dataset(name, args)
-        key = ("dataset", "unlabeled_source", "labels", "teacher_ensemble", "student_vectors")
-        defaults = {"teacher_ensemble": "auto", "student_vectors": False}
+        key = ("dataset", "unlabeled_source", "labels", "teacher_ensemble", "student_vectors", "student_settings")
+        defaults = {"teacher_ensemble": "auto", "student_vectors": False, "student_settings": {}}
         results = [r for r in results if tuple(r.get(k, defaults.get(k)) for k in key) != tuple(result[k] for k in key)]
         results.append(result)
         output.write_text(json.dumps(results, indent=2) + "\n")
