@@ -99,25 +99,27 @@ def main():
     import pandas as pd
 
     work = Path(tempfile.mkdtemp(prefix="backbones_"))
-    train = pd.read_csv(ROOT / "data" / "sms_spam_train.csv").sample(frac=1.0, random_state=0).head(args.rows)
+    shuffled = pd.read_csv(ROOT / "data" / "sms_spam_train.csv").sample(frac=1.0, random_state=0)
+    train = shuffled.head(args.rows)
     train.to_csv(work / "train.csv", index=False)
-    rest = pd.read_csv(ROOT / "data" / "sms_spam_train.csv").sample(frac=1.0, random_state=0).iloc[args.rows:]
-    rest[["text"]].to_csv(work / "unlabeled.csv", index=False)
+    shuffled.iloc[args.rows:][["text"]].to_csv(work / "unlabeled.csv", index=False)  # the student's, labels dropped
     test_texts = pd.read_csv(ROOT / "data" / "sms_spam_test.csv").text.fillna("").tolist()
     (work / "texts.json").write_text(json.dumps(test_texts))
     write_preset(work / "preset", train.text.tolist())
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # name: (folder name of its run and export, train options)
     systems = {
-        "default": [],
-        "single": ["--preset", "single"],
-        "backbone (BERT-tiny size, single)": ["--preset", "single", "--backbone", str(work / "preset"),
-                                              "--learning-rate", "0.001"],
-        "single, distilled from the backbone": ["--preset", "single", "--teacher", str(work / "run_2"),
-                                                "--unlabeled", str(work / "unlabeled.csv")],
+        "default": ("default", []),
+        "single": ("single", ["--preset", "single"]),
+        "backbone (BERT-tiny size, single)": ("backbone", ["--preset", "single", "--backbone", str(work / "preset"),
+                                                           "--learning-rate", "0.001"]),
+        "single, distilled from the backbone": ("student", ["--preset", "single", "--teacher",
+                                                            str(work / "run_backbone"),
+                                                            "--unlabeled", str(work / "unlabeled.csv")]),
     }
     rows = []
-    for name, options in systems.items():
-        run_dir, export_dir = work / f"run_{len(rows)}", work / f"export_{len(rows)}"
+    for name, (folder, options) in systems.items():
+        run_dir, export_dir = work / f"run_{folder}", work / f"export_{folder}"
         start = time.perf_counter()
         run([sys.executable, "-m", "transformer_kit", "train", str(work / "train.csv"), "--output", str(run_dir),
              "--epochs", str(args.epochs), "--quiet", *options], env=env)
