@@ -14,6 +14,7 @@ from plain_tensorflow import serve_in_plain_tensorflow
 from transformer_kit.blending import NgramFitter, choose_features_on, pooled_ngram_weight, validation_split
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.config import ModelConfig, TrainingConfig
+from transformer_kit.data.report_text import _ngram_branch_line
 from transformer_kit.encoders import ScratchTransformer, build_member
 from transformer_kit.explanations import TextExplainer
 from transformer_kit.export import load_exported
@@ -139,6 +140,19 @@ def test_pooled_weight_is_chosen_on_every_members_held_out_rows(rows, monkeypatc
     assert weight == expected
 
 
+def hand_row_losses(probabilities, ids):
+    """Each row's negative log-probability of its true class, by hand."""
+    return -np.log(np.clip(np.asarray(probabilities)[np.arange(len(ids)), ids], 1e-7, 1.0))
+
+
+def one_standard_error_choice(rows_by_features):
+    """The reference rule: the lowest mean loss, if it beats the first set by more than one paired standard error."""
+    names = list(rows_by_features)
+    best = min(names, key=lambda name: rows_by_features[name].mean())
+    gain = rows_by_features[names[0]] - rows_by_features[best]
+    return best if gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain)) else names[0]
+
+
 def tiny_members(preprocessor, count=2):
     tf.keras.utils.set_random_seed(0)
     return [build_member(ScratchTransformer(ModelConfig(embed_dim=16, num_heads=2, ff_dim=32)), preprocessor, 2,
@@ -159,7 +173,7 @@ def test_auto_features_are_the_candidate_of_lowest_log_loss_on_the_pooled_rows(r
     weight, warm_start = pooled_ngram_weight(preprocessor, members, texts, ids, labels, fitter)
 
     counted = np.concatenate([validation_split(labels, config, config.seed + i)[1] for i in range(2)])
-    expected = {}
+    expected, rows_by_features = {}, {}
     for features in ("tfidf-1-2", "nb-1-2", "nb-1-3"):
         if rows < 1000:
             probabilities = cross_validated_ngram_probabilities(texts, ids, 2, seed=config.seed, features=features)
@@ -169,15 +183,56 @@ def test_auto_features_are_the_candidate_of_lowest_log_loss_on_the_pooled_rows(r
             probability = reference(tf.constant(texts)).numpy()
             probabilities = np.hstack([1 - probability, probability])
         expected[features] = mean_log_loss(probabilities[counted], ids[counted])
+        rows_by_features[features] = hand_row_losses(probabilities[counted], ids[counted])
     assert fitter.feature_losses == pytest.approx(expected, abs=1e-5)
-    assert fitter.features == min(expected, key=expected.get)
+    assert fitter.features == one_standard_error_choice(rows_by_features)
     assert np.diff(sorted(expected.values())).min() > 1e-5  # a real choice, not a tie within the tolerance
     report = fitter.report()
     assert report["features"] == fitter.features and report["ngram_features"] == "auto"
     assert report["held_out_log_loss"] == pytest.approx(expected, abs=1e-5)
     assert report["judged_on"] == f"the {len(np.unique(counted))} texts 2 transformer(s) held out"
+    best = min(expected, key=expected.get)
+    gain = rows_by_features["tfidf-1-2"] - rows_by_features[best]
+    assert report["best_gain"] == pytest.approx({"features": best, "over": "tfidf-1-2", "mean": gain.mean(),
+                                                 "standard_error": gain.std(ddof=1) / np.sqrt(len(gain))}, abs=1e-5)
     if rows > 1000:  # the chosen candidate's fit without the pooled rows starts the final fit
         assert warm_start.features == fitter.features
+
+
+@pytest.mark.parametrize("lead, chosen", [(0.01, "tfidf-1-2"), (0.2, "nb-1-3")])
+def test_a_candidate_replaces_tfidf_only_when_it_wins_beyond_one_standard_error(lead, chosen):
+    # Per-row losses: nb-1-3 is lower on average by `lead`, with paired noise of standard deviation 0.3 over 400
+    # rows (one standard error about 0.015): a lead of 0.01 is within noise, 0.2 is not.
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 2, 400)
+    tfidf_rows = rng.uniform(1.5, 2.5, 400)
+    noise = rng.normal(0.0, 0.3, 400)
+    rows_by_features = {"tfidf-1-2": tfidf_rows, "nb-1-2": tfidf_rows + 0.01,
+                        "nb-1-3": tfidf_rows - lead - noise + noise.mean()}
+
+    def probabilities_for(rows):  # the true class's probability is exp(-row loss)
+        true = np.exp(-rows)
+        return np.where(ids[:, None] == np.arange(2), true[:, None], (1 - true)[:, None])
+
+    fitter = NgramFitter(2, "word", TrainingConfig())
+    probabilities, returned = fitter.choose_features(
+        lambda features: (probabilities_for(rows_by_features[features]), features), ids, "synthetic rows")
+    np.testing.assert_allclose(probabilities, probabilities_for(rows_by_features[chosen]))
+    assert returned == chosen
+    assert fitter.features == chosen == one_standard_error_choice(rows_by_features)
+    assert min(fitter.feature_losses, key=fitter.feature_losses.get) == "nb-1-3"  # lowest either way
+    assert fitter.report()["best_gain"]["mean"] == pytest.approx(lead, abs=1e-6)
+
+
+def test_the_report_line_says_whether_the_lowest_loss_won_beyond_noise():
+    branch = {"ngram_features": "auto", "features": "tfidf-1-2", "judged_on": "the 60 texts 3 transformer(s) held out",
+              "held_out_log_loss": {"tfidf-1-2": 0.52, "nb-1-2": 0.51},
+              "best_gain": {"features": "nb-1-2", "over": "tfidf-1-2", "mean": 0.01, "standard_error": 0.02}}
+    assert _ngram_branch_line(branch) == (
+        "N-gram features: tfidf-1-2 (auto: held-out log-loss tfidf-1-2 0.5200, nb-1-2 0.5100; on the 60 texts 3 "
+        "transformer(s) held out; nb-1-2 beats tfidf-1-2 by 0.0100 ± 0.0200, not more than one standard error)")
+    branch.update(features="nb-1-2", best_gain={**branch["best_gain"], "mean": 0.05})
+    assert _ngram_branch_line(branch).endswith("by 0.0500 ± 0.0200, more than one standard error)")
 
 
 @pytest.mark.parametrize("features", ["tfidf-1-3", "nb-1-2"])
@@ -200,21 +255,24 @@ def test_without_held_out_rows_features_are_chosen_out_of_fold_or_on_validation_
     candidates = ("tfidf-1-2", "nb-1-2", "nb-1-3")
     fitter = NgramFitter(2, "word", config)
     fitter.choose_features_by_cross_validation(texts, ids)
-    expected = {features: mean_log_loss(cross_validated_ngram_probabilities(texts, ids, 2, features=features), ids)
-                for features in candidates}
+    out_of_fold = {features: cross_validated_ngram_probabilities(texts, ids, 2, features=features)
+                   for features in candidates}
+    expected = {features: mean_log_loss(probabilities, ids) for features, probabilities in out_of_fold.items()}
     assert fitter.feature_losses == pytest.approx(expected, abs=1e-6)
-    assert fitter.features == min(expected, key=expected.get)
+    assert fitter.features == one_standard_error_choice(
+        {features: hand_row_losses(probabilities, ids) for features, probabilities in out_of_fold.items()})
 
     validation_texts, validation_ids = make_texts(80, seed=4)
     validation_ids = (validation_ids == 0).astype(int)
     fitter = NgramFitter(2, "word", config)
     start = choose_features_on(fitter, (texts, ids), (validation_texts, validation_ids), "the 80 validation texts")
-    expected = {}
+    expected, rows_by_features = {}, {}
     for features in candidates:
         probability = fit_ngram_classifier(texts, ids, 2, features=features)(tf.constant(validation_texts)).numpy()
         expected[features] = mean_log_loss(np.hstack([1 - probability, probability]), validation_ids)
+        rows_by_features[features] = hand_row_losses(np.hstack([1 - probability, probability]), validation_ids)
     assert fitter.feature_losses == pytest.approx(expected, abs=1e-5)
-    assert start.features == fitter.features == min(expected, key=expected.get)
+    assert start.features == fitter.features == one_standard_error_choice(rows_by_features)
     assert fitter.report()["judged_on"] == "the 80 validation texts"
 
 
@@ -246,7 +304,10 @@ def test_default_fit_uses_the_pooled_weight(pooled_classifier):
     # The features too: chosen on the same rows, recorded in the data report, used by the branch.
     branch = classifier.data_report_["ngram_branch"]
     assert branch == fitter.report() and set(branch["held_out_log_loss"]) == {"tfidf-1-2", "nb-1-2", "nb-1-3"}
-    assert branch["features"] == min(branch["held_out_log_loss"], key=branch["held_out_log_loss"].get)
+    lowest = min(branch["held_out_log_loss"], key=branch["held_out_log_loss"].get)
+    assert branch["best_gain"]["features"] == lowest
+    assert branch["features"] == (lowest if branch["best_gain"]["mean"] > branch["best_gain"]["standard_error"]
+                                  else "tfidf-1-2")
     assert ngram_of(model).features == branch["features"]
 
 

@@ -20,7 +20,8 @@ texts the blend is never worse than either part alone:
 
 With `ngram_features="auto"` the n-gram model's features (TF-IDF or naive
 Bayes log-count ratios, 1-2- or 1-3-grams) are chosen on the same held-out
-texts, by the n-gram model's own log-loss (`NgramFitter.choose_features`);
+texts, by the n-gram model's own log-loss, `tfidf-1-2` kept unless another
+set beats it by more than one standard error (`NgramFitter.choose_features`);
 where no held-out texts are scored (a fixed weight and no validation data),
 by 5-fold cross-validation over the training texts. With unlabeled texts the
 n-gram model may also be self-trained on them (`NgramFitter`,
@@ -40,8 +41,9 @@ from transformer_kit.ngram import (
     choose_ngram_weight,
     cross_validated_ngram_probabilities,
     fit_ngram_classifier,
-    mean_log_loss,
     ngram_feature_candidates,
+    row_log_losses,
+    wins_beyond_one_standard_error,
 )
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ class NgramFitter:
         self.candidates = ngram_feature_candidates(training_config.ngram_features, num_classes,
                                                    training_config.multi_label)
         self.features = self.candidates[0]  # until `choose_features` compares them
-        self.feature_losses, self.features_judged_on = None, None
+        self.feature_losses, self.features_judged_on, self.feature_gain = None, None, None
         self.decision = None  # a SelfTrainingDecision once `decide` ran
         if unlabeled and training_config.self_training == "never":  # recorded, so the report says why
             self.decision = self_training.SelfTrainingDecision(
@@ -110,6 +112,10 @@ class NgramFitter:
     def choose_features(self, held_out, true_ids, judged_on):
         """Take the candidate feature set whose n-gram model has the lowest log-loss on held-out texts.
 
+        The first candidate (`tfidf-1-2`, the branch before `auto`) is kept
+        unless the lowest-loss one beats it by more than one standard error
+        of the per-text difference (`wins_beyond_one_standard_error`), the
+        rule the blend weight follows: a choice within noise is not made.
         With one candidate (a forced `ngram_features`, or label sets) it is
         scored only, not compared.
 
@@ -130,12 +136,23 @@ class NgramFitter:
             if scored[features][0] is None:  # a class with a single text: nothing to compare on
                 return scored[features]
         if len(self.candidates) > 1:
-            self.feature_losses = {features: mean_log_loss(probabilities, true_ids)
-                                   for features, (probabilities, _) in scored.items()}
-            self.features = min(self.candidates, key=self.feature_losses.get)  # the first of equals
+            row_losses = {features: row_log_losses(probabilities, true_ids)
+                          for features, (probabilities, _) in scored.items()}
+            self.feature_losses = {features: float(np.mean(rows)) for features, rows in row_losses.items()}
+            best = min(self.candidates, key=self.feature_losses.get)  # the first of equals
+            incumbent = self.candidates[0]
+            # TNEWS: tfidf-1-3 beat tfidf-1-2 by 0.003 (one standard error) on 5,336 held-out headlines,
+            # and lost 0.2 points on test; as for the blend weight, a challenger must win beyond noise.
+            self.features = best if wins_beyond_one_standard_error(row_losses[best], row_losses[incumbent]) \
+                else incumbent
+            gain = row_losses[incumbent] - row_losses[best]
+            self.feature_gain = {"best": best, "over": incumbent, "mean": float(np.mean(gain)),
+                                 "standard_error": float(np.std(gain, ddof=1) / np.sqrt(len(gain)))
+                                 if len(gain) > 1 else None}
             self.features_judged_on = judged_on
-            log.info("N-gram features chosen on %s: %s (held-out log-loss %s)", judged_on, self.features,
-                     ", ".join(f"{name} {loss:.4f}" for name, loss in self.feature_losses.items()))
+            log.info("N-gram features chosen on %s: %s (held-out log-loss %s; %s kept unless another wins by "
+                     "more than one standard error)", judged_on, self.features,
+                     ", ".join(f"{name} {loss:.4f}" for name, loss in self.feature_losses.items()), incumbent)
         return scored[self.features]
 
     def choose_features_by_cross_validation(self, texts, label_ids):
@@ -151,6 +168,10 @@ class NgramFitter:
         if self.feature_losses is not None:
             report["held_out_log_loss"] = {name: round(loss, 6) for name, loss in self.feature_losses.items()}
             report["judged_on"] = self.features_judged_on
+            gain = self.feature_gain
+            report["best_gain"] = {  # the lowest-loss candidate's lead over the incumbent, and its noise
+                "features": gain["best"], "over": gain["over"], "mean": round(gain["mean"], 6),
+                "standard_error": None if gain["standard_error"] is None else round(gain["standard_error"], 6)}
         return report
 
     def fit_pair(self, texts, label_ids, warm_start=(None, None)):
@@ -235,7 +256,8 @@ def pooled_ngram_weight(preprocessor, members, texts, label_ids, labels, fitter)
     alone, 0.820; the transformers' average on test wants 0.70, 0.829).
     With several candidate feature sets (`ngram_features="auto"`), each
     candidate's n-gram model is scored on the same rows the same way, and
-    the one of lowest log-loss is kept (`NgramFitter.choose_features`)
+    the one of lowest log-loss is kept where it wins beyond one standard
+    error (`NgramFitter.choose_features`)
     before the weight is chosen.
 
     Args:

@@ -144,9 +144,11 @@ class TrainingConfig:
             held-out data the n-gram model did not see.
         ngram_features: the n-gram regression's features: `"auto"` (the
             candidate with the lowest log-loss on the held-out texts the blend
-            weight is chosen on: `"tfidf-1-2"`, `"nb-1-2"`, `"nb-1-3"` for two
-            classes, `"tfidf-1-2"`, `"tfidf-1-3"` for more, `"tfidf-1-2"`
-            for label sets) or one of `NGRAM_FEATURES` (`"nb-*"`, naive
+            weight is chosen on, if it beats `"tfidf-1-2"` there by more
+            than one standard error, else `"tfidf-1-2"`; candidates:
+            `"tfidf-1-2"`, `"nb-1-2"`, `"nb-1-3"` for two classes,
+            `"tfidf-1-2"`, `"tfidf-1-3"` for more, `"tfidf-1-2"` for label
+            sets) or one of `NGRAM_FEATURES` (`"nb-*"`, naive
             Bayes log-count ratios, for two classes only).
         ngram_max_tokens: n-gram vocabulary cap of that regression.
         ngram_min_df: keep only n-grams found in at least this many
@@ -265,7 +267,8 @@ class TrainingConfig:
         "auto",
         "Features of the n-gram model: tfidf-1-2 (TF-IDF of 1-2-grams), tfidf-1-3, nb-1-2 or nb-1-3 (binary "
         "n-grams scaled by naive Bayes log-count ratios, two classes only), or auto: the candidate with the "
-        "lowest log-loss on the held-out texts the blend weight is chosen on.",
+        "lowest log-loss on the held-out texts the blend weight is chosen on, where it beats tfidf-1-2 by more "
+        "than one standard error.",
         choices=("auto", *NGRAM_FEATURES),
     )
     ngram_max_tokens: int = python_only(150000, "N-gram vocabulary cap of the n-gram logistic regression.")

@@ -56,6 +56,11 @@ def _ngram_branch_line(branch):
     if "held_out_log_loss" in branch:
         losses = ", ".join(f"{name} {loss:.4f}" for name, loss in branch["held_out_log_loss"].items())
         line += f": held-out log-loss {losses}; on {branch['judged_on']}"
+        gain = branch.get("best_gain")
+        if gain and gain["features"] != gain["over"]:
+            noise = "" if gain["standard_error"] is None else f" ± {gain['standard_error']:.4f}"
+            line += (f"; {gain['features']} beats {gain['over']} by {gain['mean']:.4f}{noise}, "
+                     f"{'more' if branch['features'] == gain['features'] else 'not more'} than one standard error")
     return line + ")"
 
 
