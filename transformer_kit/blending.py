@@ -38,12 +38,13 @@ from transformer_kit.data import stratified_split
 from transformer_kit.data.splitting import random_split
 from transformer_kit.inference import CompiledScorer, build_inference_model, parts_model
 from transformer_kit.ngram import (
+    beyond_one_standard_error,
     choose_ngram_weight,
     cross_validated_ngram_probabilities,
     fit_ngram_classifier,
     ngram_feature_candidates,
+    paired_gain,
     row_log_losses,
-    wins_beyond_one_standard_error,
 )
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class NgramFitter:
 
         The first candidate (`tfidf-1-2`, the branch before `auto`) is kept
         unless the lowest-loss one beats it by more than one standard error
-        of the per-text difference (`wins_beyond_one_standard_error`), the
+        of the per-text difference (`beyond_one_standard_error`), the
         rule the blend weight follows: a choice within noise is not made.
         With one candidate (a forced `ngram_features`, or label sets) it is
         scored only, not compared.
@@ -143,12 +144,9 @@ class NgramFitter:
             incumbent = self.candidates[0]
             # TNEWS: tfidf-1-3 beat tfidf-1-2 by 0.003 (one standard error) on 5,336 held-out headlines,
             # and lost 0.2 points on test; as for the blend weight, a challenger must win beyond noise.
-            self.features = best if wins_beyond_one_standard_error(row_losses[best], row_losses[incumbent]) \
-                else incumbent
-            gain = row_losses[incumbent] - row_losses[best]
-            self.feature_gain = {"best": best, "over": incumbent, "mean": float(np.mean(gain)),
-                                 "standard_error": float(np.std(gain, ddof=1) / np.sqrt(len(gain)))
-                                 if len(gain) > 1 else None}
+            gain = paired_gain(row_losses[best], row_losses[incumbent])
+            self.features = best if beyond_one_standard_error(gain) else incumbent
+            self.feature_gain = {"features": best, "over": incumbent, **gain}
             self.features_judged_on = judged_on
             log.info("N-gram features chosen on %s: %s (held-out log-loss %s; %s kept unless another wins by "
                      "more than one standard error)", judged_on, self.features,
@@ -168,10 +166,9 @@ class NgramFitter:
         if self.feature_losses is not None:
             report["held_out_log_loss"] = {name: round(loss, 6) for name, loss in self.feature_losses.items()}
             report["judged_on"] = self.features_judged_on
-            gain = self.feature_gain
-            report["best_gain"] = {  # the lowest-loss candidate's lead over the incumbent, and its noise
-                "features": gain["best"], "over": gain["over"], "mean": round(gain["mean"], 6),
-                "standard_error": None if gain["standard_error"] is None else round(gain["standard_error"], 6)}
+            # The lowest-loss candidate's lead over the incumbent, and its noise.
+            report["best_gain"] = {name: round(value, 6) if isinstance(value, float) else value
+                                   for name, value in self.feature_gain.items()}
         return report
 
     def fit_pair(self, texts, label_ids, warm_start=(None, None)):

@@ -508,38 +508,49 @@ def choose_ngram_weight(transformer_probabilities, ngram_probabilities, true_ids
     means = losses.mean(axis=1)
     # From the middle outwards, so ties keep the weight closest to an even blend.
     best = _first_lowest(means, sorted(range(len(weights)), key=lambda i: abs(weights[i] - 0.5)))
-    if one_standard_error and not wins_beyond_one_standard_error(losses[best], losses[-1]):
+    if one_standard_error and not beyond_one_standard_error(paired_gain(losses[best], losses[-1])):
         best = len(weights) - 1  # the n-gram model alone
     return float(weights[best])
 
 
-def wins_beyond_one_standard_error(challenger_losses, incumbent_losses):
-    """Whether the challenger's mean per-row loss beats the incumbent's by more than one standard error.
-
-    The standard error is that of the mean paired difference (incumbent
-    minus challenger, row by row, on the same rows): a one-standard-error
-    rule (Hastie, Tibshirani & Friedman, *The Elements of Statistical
-    Learning*, 7.10) that keeps the incumbent unless these rows show the
-    challenger better beyond noise. With a single row nothing is shown
-    beyond noise, so the challenger wins only by a strictly lower loss.
+def paired_gain(challenger_losses, incumbent_losses):
+    """How much lower the challenger's per-row losses are than the incumbent's on the same rows.
 
     Args:
         challenger_losses, incumbent_losses: float arrays `(rows,)`.
 
     Returns:
-        bool.
+        dict: `mean`, the mean per-row difference (incumbent minus
+        challenger), and `standard_error`, that of the mean (`None` for a
+        single row).
 
     Example:
 
-    >>> wins_beyond_one_standard_error(np.array([0.1, 0.2, 0.1]), np.array([0.5, 0.6, 0.4]))
-    True
-    >>> wins_beyond_one_standard_error(np.array([0.1, 0.9, 0.1]), np.array([0.5, 0.6, 0.4]))
-    False
+    >>> {name: round(value, 4) for name, value in paired_gain(np.array([0.1, 0.2]), np.array([0.5, 0.4])).items()}
+    {'mean': 0.3, 'standard_error': 0.1}
     """
     gain = np.asarray(incumbent_losses, dtype=np.float64) - np.asarray(challenger_losses, dtype=np.float64)
-    if len(gain) < 2:
-        return bool(gain.sum() > 0)
-    return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain)))
+    error = float(np.std(gain, ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else None
+    return {"mean": float(np.mean(gain)), "standard_error": error}
+
+
+def beyond_one_standard_error(gain):
+    """Whether a `paired_gain` shows the challenger better by more than one standard error.
+
+    A one-standard-error rule (Hastie, Tibshirani & Friedman, *The Elements
+    of Statistical Learning*, 7.10) applied to the paired difference: the
+    incumbent is kept unless the rows show the challenger better beyond
+    noise. With a single row nothing is shown beyond noise, so the
+    challenger wins only by a strictly lower loss.
+
+    Example:
+
+    >>> beyond_one_standard_error(paired_gain(np.array([0.1, 0.2, 0.1]), np.array([0.5, 0.6, 0.4])))
+    True
+    >>> beyond_one_standard_error(paired_gain(np.array([0.1, 0.9, 0.1]), np.array([0.5, 0.6, 0.4])))
+    False
+    """
+    return gain["mean"] > (gain["standard_error"] or 0.0)
 
 
 def _first_lowest(values, order, tolerance=1e-9):
