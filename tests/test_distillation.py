@@ -5,11 +5,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from keyword_data import TINY, TINY_CLI, keyword_dataset, synonym_texts, write_keyword_csv
 from transformer_kit import TextClassifier, cli
 from transformer_kit.config import make_configs
+from transformer_kit.blending import pooled_ngram_weight, validation_split
+from transformer_kit.config import TrainingConfig
 from transformer_kit.distillation import (
+    Distillation,
     agreement,
     expand_soft_targets,
     load_teacher,
@@ -17,7 +21,10 @@ from transformer_kit.distillation import (
     mixed_targets,
     soften,
 )
+from transformer_kit.inference import CompiledScorer, build_inference_model
 from transformer_kit.models import build_text_classifier, compile_text_classifier
+from transformer_kit.ngram import choose_ngram_weight, fit_ngram_classifier
+from transformer_kit.preprocessor import TextPreprocessor
 
 
 def numpy_softmax(x):
@@ -149,6 +156,47 @@ def test_cli_teacher_errors_exit_2(capsys, tmp_path):
     assert code == 2 and "pass --teacher" in error
     code = cli.main(["train", str(data), "--teacher", str(tmp_path), "--output", str(tmp_path / "run")])
     assert code == 2 and "neither a run directory" in capsys.readouterr().err
+
+
+def test_distilled_branch_weight_is_judged_with_the_branch_that_is_served():
+    """Few pooled rows: the student's n-gram branch is scored by one fit without them on the teacher's
+    targets and the unlabeled texts, not by labels-only cross-validation folds (another model)."""
+    from test_blending import tiny_members
+    from test_ngram import make_texts
+
+    texts, ids = make_texts(120, seed=7)
+    unlabeled, unlabeled_ids = make_texts(200, seed=8)
+    ids, unlabeled_ids = ids % 2, unlabeled_ids % 2
+    known = dict(zip([*texts, *unlabeled], [*ids, *unlabeled_ids]))
+    teacher = load_teacher(FakeTeacher(["0", "1"]))
+    teacher.predict_proba = lambda batch: np.array([[0.2, 0.8] if known[text] else [0.8, 0.2] for text in batch])
+    config = TrainingConfig(ngram_features="tfidf-1-2")
+    distillation = Distillation(teacher, unlabeled, config)
+    distillation.label(["0", "1"], texts, ids)
+    preprocessor, _ = TextPreprocessor.adapt([*texts, *unlabeled])
+    members = tiny_members(preprocessor)
+    fitter = distillation.ngram_fitter(2, preprocessor.split_mode)
+    labels = [str(i) for i in ids]
+    weight, warm_start = pooled_ngram_weight(preprocessor, members, texts, ids, labels, fitter)
+
+    splits = [validation_split(labels, config, config.seed + i)[1] for i in range(2)]
+    counted = np.concatenate(splits)
+    assert len(counted) < 1000 and warm_start is not None  # one fit, not cross-validation
+    # By hand: the rest's mixed targets (w=0.5 of truth, 0.5 of the teacher) and the unlabeled texts'
+    # teacher probabilities, each text once per class weighted by its target.
+    rest = np.setdiff1d(np.arange(len(texts)), counted)
+    targets = np.concatenate([0.5 * np.eye(2)[ids[rest]] + 0.5 * np.array([[0.8, 0.2], [0.2, 0.8]])[ids[rest]],
+                              np.array([[0.8, 0.2], [0.2, 0.8]])[unlabeled_ids]])
+    rows, classes = np.nonzero(targets >= 0.01)
+    fit_texts = [*[texts[i] for i in rest], *unlabeled]
+    reference = fit_ngram_classifier([fit_texts[i] for i in rows], classes, 2, sample_weight=targets[rows, classes])
+    probability = reference(tf.constant([texts[i] for i in counted])).numpy()
+    ngram = np.hstack([1 - probability, probability])
+    transformer = np.concatenate([CompiledScorer(build_inference_model(preprocessor, [member]))(
+        [texts[i] for i in split]) for member, split in zip(members, splits)])
+    assert weight == choose_ngram_weight(transformer, ngram, ids[counted], one_standard_error=True)
+    served = warm_start(tf.constant([texts[i] for i in counted])).numpy()
+    np.testing.assert_allclose(served, probability, atol=1e-4)
 
 
 # ------------------------------------------------------------------ students (slow)

@@ -326,19 +326,22 @@ class DistillingNgramFitter(NgramFitter):
     the unlabeled texts.
     """
 
+    fits_beyond_the_labels = True  # every fit adds the unlabeled texts
+
     def __init__(self, distillation, num_classes, split_mode, training_config, classes=()):
         super().__init__(num_classes, split_mode, training_config, None, classes)
         self.distillation = distillation
 
-    def fit(self, texts, label_ids, warm_start=None, sample_weight=None):
+    def fit(self, texts, label_ids, warm_start=None, sample_weight=None, features=None):
         d = self.distillation
         if self.cfg.multi_label:
             indicator = np.concatenate([np.asarray(label_ids), d.unlabeled_decisions]) if d.unlabeled else label_ids
-            return super().fit([*texts, *d.unlabeled], indicator, warm_start)
+            return super().fit([*texts, *d.unlabeled], indicator, warm_start, features=features)
         targets = np.concatenate([d.targets_for(texts, label_ids), d.unlabeled_soft])
         rows, classes, weights = expand_soft_targets(targets)
         all_texts = [*texts, *d.unlabeled]
-        return super().fit([all_texts[i] for i in rows], classes, warm_start, sample_weight=weights)
+        return super().fit([all_texts[i] for i in rows], classes, warm_start, sample_weight=weights,
+                           features=features)
 
 
 def expand_soft_targets(targets, min_target=MIN_NGRAM_TARGET):
