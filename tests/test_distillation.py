@@ -9,9 +9,8 @@ import tensorflow as tf
 
 from keyword_data import TINY, TINY_CLI, keyword_dataset, synonym_texts, write_keyword_csv
 from transformer_kit import TextClassifier, cli
-from transformer_kit.config import make_configs
 from transformer_kit.blending import pooled_ngram_weight, validation_split
-from transformer_kit.config import TrainingConfig
+from transformer_kit.config import TrainingConfig, make_configs
 from transformer_kit.distillation import (
     Distillation,
     agreement,
@@ -199,6 +198,75 @@ def test_distilled_branch_weight_is_judged_with_the_branch_that_is_served():
     np.testing.assert_allclose(served, probability, atol=1e-4)
 
 
+def informed_distillation(labelled, unlabeled, config):
+    """A `Distillation` whose teacher gives 0.8 to each text's class (known for every text here)."""
+    (texts, ids), (others, other_ids) = labelled, unlabeled
+    known = dict(zip([*texts, *others], [*ids, *other_ids]))
+    teacher = load_teacher(FakeTeacher(["0", "1"]))
+    teacher.predict_proba = lambda batch: np.array([[0.2, 0.8] if known[text] else [0.8, 0.2] for text in batch])
+    distillation = Distillation(teacher, others, config)
+    distillation.label(["0", "1"], texts, ids)
+    return distillation
+
+
+def test_unlabeled_texts_held_out_to_judge_the_blend_are_a_random_share_kept_from_training():
+    from test_ngram import make_texts
+
+    texts, ids = make_texts(40, seed=1)
+    others, other_ids = make_texts(600, seed=2)
+    distillation = informed_distillation((texts, ids % 2), (others, other_ids % 2), TrainingConfig())
+    assert len(distillation.judged_rows) == 0 and len(distillation.training_unlabeled()[0]) == 600
+    distillation.hold_out_unlabeled(0.1, seed=0)
+    judged, kept = distillation.judged_rows, distillation.training_rows
+    assert len(judged) == 60 and len(kept) == 540 and not set(judged) & set(kept)
+    assert sorted([*judged, *kept]) == list(range(600)) and judged.max() > 300  # spread, not the first 60
+    training_texts, soft = distillation.training_unlabeled()
+    assert training_texts == [others[i] for i in kept]
+    np.testing.assert_allclose(soft, distillation.unlabeled_soft[kept])
+    small = informed_distillation((texts, ids % 2), (others[:400], other_ids[:400] % 2), TrainingConfig())
+    small.hold_out_unlabeled(0.1, seed=0)  # 40 texts: too few to judge on; nothing is kept back
+    assert len(small.judged_rows) == 0 and len(small.training_rows) == 400
+
+
+def test_student_blend_is_judged_on_held_out_unlabeled_texts_against_the_teachers_classes():
+    from test_blending import hand_row_losses, one_standard_error_choice, tiny_members
+    from test_ngram import make_texts
+
+    from transformer_kit.distillation import teacher_judged_ngram_weight
+
+    texts, ids = make_texts(60, seed=3)
+    others, other_ids = make_texts(700, seed=4)
+    ids, other_ids = ids % 2, other_ids % 2
+    distillation = informed_distillation((texts, ids), (others, other_ids), TrainingConfig())
+    distillation.hold_out_unlabeled(0.1, seed=0)
+    preprocessor, _ = TextPreprocessor.adapt([*texts, *others])
+    members = tiny_members(preprocessor)
+    fitter = distillation.ngram_fitter(2, preprocessor.split_mode)
+    weight, warm_start = teacher_judged_ngram_weight(preprocessor, members, texts, ids, fitter)
+
+    # By hand: n-gram models fitted on the labelled texts' mixed targets and the kept unlabeled texts'
+    # teacher probabilities, scored on the judged texts against the teacher's class (its argmax).
+    judged, kept = distillation.judged_rows, distillation.training_rows
+    judged_texts, teacher_ids = [others[i] for i in judged], other_ids[judged]
+    soft = np.array([[0.8, 0.2], [0.2, 0.8]])
+    targets = np.concatenate([0.5 * np.eye(2)[ids] + 0.5 * soft[ids], soft[other_ids[kept]]])
+    rows, classes = np.nonzero(targets >= 0.01)
+    fit_texts = [*texts, *[others[i] for i in kept]]
+    scored = {}
+    for features in ("tfidf-1-2", "nb-1-2", "nb-1-3"):
+        reference = fit_ngram_classifier([fit_texts[i] for i in rows], classes, 2, features=features,
+                                         sample_weight=targets[rows, classes])
+        probability = reference(tf.constant(judged_texts)).numpy()
+        scored[features] = np.hstack([1 - probability, probability])
+    chosen = one_standard_error_choice({name: hand_row_losses(p, teacher_ids) for name, p in scored.items()})
+    assert fitter.features == chosen and warm_start.features == chosen
+    assert "unlabeled texts the student's transformers did not learn from" in fitter.report()["judged_on"]
+    transformers = np.mean([CompiledScorer(build_inference_model(preprocessor, [member]))(judged_texts)
+                            for member in members], axis=0)
+    assert weight == choose_ngram_weight(transformers, scored[chosen], teacher_ids, one_standard_error=True)
+    assert len(fitter.unlabeled_rows) == 700  # the final fit learns from every unlabeled text again
+
+
 # ------------------------------------------------------------------ students (slow)
 
 
@@ -227,6 +295,19 @@ def test_single_student_learns_synonyms_only_the_teacher_knows(synonym_teacher):
     assert (report["distill_temperature"], report["true_label_weight"]) == (1.0, 0.5)
     assert report["agreement"]["test"]["texts"] == 60 and report["agreement"]["test"]["agreement"] >= 0.95
     assert "self_training" not in student.data_report_
+
+
+def test_default_student_with_auto_weight_keeps_unlabeled_texts_from_its_members_to_judge_the_blend(
+        synonym_teacher):
+    texts, labels = keyword_dataset(rows=120)
+    unlabeled, _ = synonym_texts(600, seed=3, with_keyword=False)
+    test = synonym_texts(60, seed=2, with_keyword=False)
+    student = TextClassifier(**{**TINY, "epochs": 1})  # ngram_weight="auto"
+    student.fit(texts, labels, teacher=synonym_teacher, unlabeled=unlabeled, test=test)
+    assert student.score(*test) >= 0.95
+    report = student.data_report_
+    assert report["distillation"]["unlabeled_texts_held_out_to_judge_the_blend"] == 60
+    assert report["ngram_branch"]["judged_on"].startswith("60 unlabeled texts the student's transformers")
 
 
 def test_default_student_ngram_branch_learns_from_the_teacher(synonym_teacher):

@@ -27,7 +27,7 @@ from transformer_kit.data import (
 )
 from transformer_kit.data.label_sets import LabelSetEncoder
 from transformer_kit.data.streaming import file_source, make_streaming_token_dataset, scan_csv
-from transformer_kit.distillation import member_targets
+from transformer_kit.distillation import member_targets, teacher_judged_ngram_weight
 from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
 from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model
 from transformer_kit.ngram import ngram_feature_candidates
@@ -218,7 +218,10 @@ def _blend(prepared, members, validation, validation_ids, cfg, streamed, unlabel
     choose_on_validation = weight == "auto" and (validation is not None or streamed)
     judge_on_split = weight == "auto" or cfg.multi_label or fitter.unlabeled is not None
     pooled = None
-    if weight == "auto" and validation is None and not streamed and not cfg.multi_label and fitter.unlabeled is None:
+    if distillation is not None and len(distillation.judged_rows):
+        pooled = teacher_judged_ngram_weight(prepared.preprocessor, members, prepared.ngram_texts,
+                                             prepared.ngram_ids, fitter)
+    elif weight == "auto" and validation is None and not streamed and not cfg.multi_label and fitter.unlabeled is None:
         pooled = blending.pooled_ngram_weight(prepared.preprocessor, members, prepared.ngram_texts,
                                               prepared.ngram_ids, prepared.ngram_labels, fitter)
     if pooled is not None:
@@ -265,9 +268,12 @@ def _prepare_in_memory(train, validation, test, cfg, members_encoder, distillati
     # The members' targets: class ids, or with a teacher its probabilities mixed with the labels.
     targets, extra_texts, extra_targets = train_ids, [], None
     if distillation is not None:
-        targets, soft = distillation.label(encoder.classes_, train.texts, train_ids)
+        targets, _ = distillation.label(encoder.classes_, train.texts, train_ids)
         targets = member_targets(targets, cfg.multi_label)
-        extra_texts, extra_targets = distillation.unlabeled, member_targets(soft, cfg.multi_label)
+        if cfg.ngram_weight == "auto" and validation is None and not cfg.multi_label:
+            distillation.hold_out_unlabeled(cfg.validation_fraction, cfg.seed)  # to judge the blend on
+        extra_texts, soft = distillation.training_unlabeled()
+        extra_targets = member_targets(soft, cfg.multi_label)
     _seed(cfg)
     # A student's vocabulary also holds the unlabeled texts' words: the teacher teaches them.
     preprocessor, lengths = members_encoder.make_preprocessor([*train.texts, *extra_texts], cfg)
