@@ -11,6 +11,7 @@ from keyword_data import TINY, TINY_CLI, keyword_dataset, synonym_texts, write_k
 from transformer_kit import TextClassifier, cli
 from transformer_kit.blending import pooled_ngram_weight, validation_split
 from transformer_kit.config import TrainingConfig, make_configs
+from transformer_kit.data.report_text import format_data_report
 from transformer_kit.distillation import (
     Distillation,
     agreement,
@@ -308,6 +309,8 @@ def test_default_student_with_auto_weight_keeps_unlabeled_texts_from_its_members
     report = student.data_report_
     assert report["distillation"]["unlabeled_texts_held_out_to_judge_the_blend"] == 60
     assert report["ngram_branch"]["judged_on"].startswith("60 unlabeled texts the student's transformers")
+    text = format_data_report(report)
+    assert "60 unlabeled texts kept from the transformers, to choose the n-gram branch" in text
 
 
 def test_default_student_ngram_branch_learns_from_the_teacher(synonym_teacher):

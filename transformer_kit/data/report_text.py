@@ -145,4 +145,6 @@ def _distillation_lines(distilled):
     return ["", f"Distilled from: {teacher['kind']} {teacher['where']} (classes {classes}); "
             f"it labelled {counts['labelled']} training and {counts['unlabeled']} unlabeled texts "
             f"(temperature {distilled['distill_temperature']:g}, true-label weight "
-            f"{distilled['true_label_weight']:g})", f"Agreement with the teacher: {agreed}"]
+            f"{distilled['true_label_weight']:g})", f"Agreement with the teacher: {agreed}"] + (
+        [f"{held_out} unlabeled texts kept from the transformers, to choose the n-gram branch and its weight on"]
+        if (held_out := distilled.get("unlabeled_texts_held_out_to_judge_the_blend")) else [])
