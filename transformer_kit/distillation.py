@@ -372,12 +372,12 @@ class DistillingNgramFitter(NgramFitter):
         self.unlabeled_rows = np.arange(len(distillation.unlabeled))  # the judging fits: `training_rows`
 
     def fit(self, texts, label_ids, warm_start=None, sample_weight=None, features=None):
-        d, rows = self.distillation, self.unlabeled_rows
-        unlabeled = [d.unlabeled[i] for i in rows]
+        d, kept = self.distillation, self.unlabeled_rows
+        unlabeled = [d.unlabeled[i] for i in kept]
         if self.cfg.multi_label:
-            indicator = np.concatenate([np.asarray(label_ids), d.unlabeled_decisions[rows]]) if unlabeled else label_ids
+            indicator = np.concatenate([np.asarray(label_ids), d.unlabeled_decisions[kept]]) if unlabeled else label_ids
             return super().fit([*texts, *unlabeled], indicator, warm_start, features=features)
-        targets = np.concatenate([d.targets_for(texts, label_ids), d.unlabeled_soft[rows]])
+        targets = np.concatenate([d.targets_for(texts, label_ids), d.unlabeled_soft[kept]])
         rows, classes, weights = expand_soft_targets(targets)
         all_texts = [*texts, *unlabeled]
         return super().fit([all_texts[i] for i in rows], classes, warm_start, sample_weight=weights,
