@@ -40,6 +40,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.datasets import DATASETS, _read_split, default_data_root, load_dataset  # noqa: E402
 from benchmarks.measure import batch_throughput, single_text_latency_ms  # noqa: E402
+from transformer_kit.saving import run_record  # noqa: E402
 
 THROUGHPUT_TEXTS = 4096
 SHORT = {"distill_temperature": "T", "true_label_weight": "w"}
@@ -83,6 +84,8 @@ def measure(name, classifier, seconds, test_texts, test_labels, directory):
     p50, p99 = min((single_text_latency_ms(serve, test_texts) for _ in range(2)), key=lambda pair: pair[0])
     row = {"system": name, "accuracy": round(accuracy, 4), "train_s": round(seconds, 1),
            "texts_per_s": round(texts_per_s, 1), "latency_p50_ms": round(p50, 2), "latency_p99_ms": round(p99, 2)}
+    record = run_record(classifier)  # what was chosen: a weight of 0 is not served (without_unused_parts)
+    row.update(blend_weights=[round(w, 4) for w in record["blend_weights"]], ngram_features=record["ngram_features"])
     print(json.dumps(row), flush=True)
     return row
 

@@ -1,5 +1,6 @@
 """Tests for `transformer_kit.export`: a SavedModel that serves raw strings."""
 
+import copy
 import json
 import re
 import subprocess
@@ -15,7 +16,14 @@ from plain_tensorflow import serve_in_plain_tensorflow
 from transformer_kit.classifier import TextClassifier
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.export import METADATA_PATH, export_saved_model, load_exported, load_exported_predictor
-from transformer_kit.inference import blend_weights_of, members_of, preprocessor_of
+from transformer_kit.inference import (
+    blend_weights_of,
+    members_of,
+    ngram_of,
+    preprocessor_of,
+    with_blend_weights,
+    without_unused_parts,
+)
 from transformer_kit.layers.probability_blend import as_class_probabilities
 
 
@@ -78,6 +86,32 @@ def test_serving_default_in_plain_tensorflow_matches_predict_proba(exported, tmp
     np.testing.assert_allclose(served["score"], expected.max(axis=1), atol=1e-5)
     assert [dtypes[k] for k in ("probabilities", "label", "label_id", "score")] == [
         "float32", "string", "int64", "float32"]
+
+
+def test_parts_of_blend_weight_zero_are_neither_scored_nor_served(binary_classifier, tmp_path):
+    # What a default serves when its held-out texts gave the n-gram branch weight 1.0, beside a blend.
+    blend, ngram_only = copy.copy(binary_classifier), copy.copy(binary_classifier)
+    blend.model_ = with_blend_weights(binary_classifier.model_, [0.5, 0.5])
+    ngram_only.model_ = with_blend_weights(binary_classifier.model_, [0.0, 1.0])
+    assert without_unused_parts(blend.model_) is blend.model_
+    assert [layer.name for layer in without_unused_parts(ngram_only.model_).layers] == [
+        "text", "ngram_classifier", "probabilities"]
+    texts = awkward_texts(binary_classifier.sequence_length_)
+
+    expected = as_class_probabilities(ngram_of(ngram_only.model_)(tf.constant(texts))).numpy()
+    np.testing.assert_allclose(ngram_only.predict_proba(texts).to_numpy(), expected, atol=1e-6)
+    assert not np.allclose(blend.predict_proba(texts).to_numpy(), expected, atol=1e-3)
+    served, _ = serve_in_plain_tensorflow(export_saved_model(ngram_only, tmp_path / "ngram_only"), texts, tmp_path)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-6)
+
+    # The served graph reads none of the transformer's variables (nor the token vocabulary, which only the
+    # transformers use); the explain signature still does.
+    def served_variables(classifier, name):
+        loaded, _ = load_exported(export_saved_model(classifier, tmp_path / name))
+        return len(loaded.signatures["serving_default"].captured_inputs)
+
+    transformer_variables = len(members_of(binary_classifier.model_)[0].weights)
+    assert served_variables(blend, "blend") - served_variables(ngram_only, "ngram") >= transformer_variables
 
 
 def test_each_text_gives_the_same_result_alone_and_in_a_batch(exported):

@@ -20,7 +20,7 @@ from transformer_kit.encoders import make_encoder
 from transformer_kit.explanations import DEFAULT_STEPS, TextExplainer
 from transformer_kit.export import export_saved_model
 from transformer_kit.fitting import fit_text_classifier
-from transformer_kit.inference import CompiledScorer
+from transformer_kit.inference import CompiledScorer, without_unused_parts
 from transformer_kit.label_kinds import label_kind
 from transformer_kit.logs import quiet_unless
 from transformer_kit.saving import load_classifier, save_run
@@ -175,8 +175,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             `classes_`; `.to_numpy()` gives the array.
         """
         self._require_fitted()
-        if self._scorer is None or self._scorer.model is not self.model_:
-            self._scorer = CompiledScorer(self.model_)
+        if self._scorer is None or getattr(self, "_scored_model", None) is not self.model_:
+            self._scorer, self._scored_model = CompiledScorer(without_unused_parts(self.model_)), self.model_
         return pd.DataFrame(self._scorer(label_kind(self).texts(X)), columns=list(self.classes_))
 
     def predict(self, X):

@@ -55,7 +55,7 @@ from transformer_kit.data.formats import TEXT_COLUMN_SEPARATOR, join_text_column
 from transformer_kit.data.loading import as_text_list
 from transformer_kit.errors import RunDirectoryError
 from transformer_kit.explanations import TextExplainer, explain_in_batches, explanation_outputs
-from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of
+from transformer_kit.inference import LengthSortedScorer, members_of, preprocessor_of, without_unused_parts
 from transformer_kit.layers.probability_blend import as_class_probabilities
 from transformer_kit.piece_explanations import is_backbone_preprocessor
 from transformer_kit.run_directory import atomic_directory
@@ -106,7 +106,10 @@ def export_saved_model(classifier, out_dir, version=None, overwrite=False, expla
       `probabilities` (float32 `[batch, num_classes]`), `label` (string
       `[batch]`), `label_id` (int64 `[batch]`) and `score` (float32 `[batch]`,
       the probability of `label`). It runs the classifier's inference model
-      (`classifier.model_`), the same model `predict_proba` runs.
+      (`classifier.model_`), the same model `predict_proba` runs, without
+      the parts of blend weight 0 (`without_unused_parts`: a default whose
+      held-out texts gave the n-gram branch weight 1.0 serves at the n-gram
+      regression's cost).
     - `serving_token_ids`: input `token_ids` (int64 `[batch, length]`,
       0 = padding), same outputs, computed from the transformers only (their
       plain average): the n-gram regression needs the raw text. Ids beyond
@@ -349,8 +352,10 @@ def build_archive(model, classes, columns=None, thresholds=None, label_separator
             "score": tf.reduce_max(probabilities, axis=-1),
         }
 
+    served = without_unused_parts(model)  # parts of blend weight 0 are not computed
+
     def serve_text(text):
-        return with_labels(model(text, training=False))
+        return with_labels(served(text, training=False))
 
     def serve_token_ids(token_ids):
         token_ids = tf.cast(token_ids[:, :sequence_length], "int32")

@@ -4,7 +4,8 @@
          \\-> NgramLogisticRegression (optional) -------------------+-> ProbabilityBlend
 
 `TextClassifier.predict_proba`, `predict`, `evaluate`, `save`/`load` and
-`export` all run this model. `CompiledScorer` is the fast form: the same
+`export` all run this model (scoring and serving without the parts of blend
+weight 0, `without_unused_parts`). `CompiledScorer` is the fast form: the same
 model traced once as a `tf.function` and fed length-sorted batches; a test
 proves it equal to calling the model directly.
 """
@@ -52,6 +53,47 @@ def build_inference_model(preprocessor, members, ngram=None, blend_weights=None)
 def with_blend_weights(model, blend_weights):
     """The same parts (shared, not copied) blended with other weights."""
     return build_inference_model(preprocessor_of(model), members_of(model), ngram_of(model), blend_weights)
+
+
+def without_unused_parts(model):
+    """The inference model without the parts its blend gives weight 0: what serving runs.
+
+    A blend weight of exactly 0 (an n-gram weight of 1.0 chosen on held-out
+    data says the transformers add nothing) would still have every such part
+    computed for every text, only to be multiplied by 0. The view drops
+    them: its probabilities are the model's (adding `0 * p` changes no float),
+    at the cost of the parts that remain. It shares every layer with `model`,
+    which stays whole for saving, explanations and `parts_model`.
+
+    Args:
+        model: an inference model.
+
+    Returns:
+        `model` itself when every part has a positive weight, else a
+        `keras.Model` of the same input and output.
+
+    Example:
+
+    >>> from transformer_kit.preprocessor import TextPreprocessor
+    >>> from transformer_kit.ngram import fit_ngram_classifier
+    >>> texts, labels = ["good film", "bad film"] * 5, np.array([1, 0] * 5)
+    >>> preprocessor, _ = TextPreprocessor.adapt(texts)
+    >>> member = keras.Sequential([keras.layers.Embedding(preprocessor.vocabulary_size, 2),
+    ...                            keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, "sigmoid")],
+    ...                           name=MEMBER_PREFIX + "0")
+    >>> model = build_inference_model(preprocessor, [member], fit_ngram_classifier(texts, labels, 2), [0.0, 1.0])
+    >>> [layer.name for layer in without_unused_parts(model).layers]
+    ['text', 'ngram_classifier', 'probabilities']
+    """
+    weights = blend_weights_of(model)
+    members, ngram = members_of(model), ngram_of(model)
+    kept = [(member, weight) for member, weight in zip(members, weights) if weight > 0]
+    keep_ngram = ngram is not None and weights[-1] > 0
+    if len(kept) == len(members) and keep_ngram == (ngram is not None):
+        return model
+    kept_weights = [weight for _, weight in kept] + ([weights[-1]] if keep_ngram else [])
+    return build_inference_model(preprocessor_of(model), [member for member, _ in kept],
+                                 ngram if keep_ngram else None, kept_weights)
 
 
 def preprocessor_of(model):
