@@ -149,13 +149,13 @@ def run_dataset(name, args):
         pd.DataFrame({"text": unlabeled}).to_csv(corpus, index=False)
         vectors = train_word_vectors(corpus, out / "vectors", seed=args.seed, workers=1)
         args.students = [{**settings, "word_vectors": str(vectors)} for settings in args.students]
-    for settings in args.students:
+    for settings, more in ((pair, more) for pair in args.students for more in args.student_settings):
         label = "single student" + "".join(f", {SHORT[k]}={v:g}" for k, v in settings.items() if k in SHORT)
         if "word_vectors" in settings:
             label += f", word vectors from {args.student_vectors_from or 'the unlabeled texts'}"
-        if args.student_settings:
-            label += ", " + ", ".join(f"{k}={v}" for k, v in args.student_settings.items())
-        student = fit(label, TextClassifier(preset="single", **common, **settings, **args.student_settings),
+        if more:
+            label += ", " + ", ".join(f"{k}={v}" for k, v in more.items())
+        student = fit(label, TextClassifier(preset="single", **common, **settings, **more),
                       teacher=teacher,
                       unlabeled=unlabeled, test=(data.test_texts, data.test_labels))
         rows[-1]["agreement_with_teacher_on_test"] = round(
@@ -164,8 +164,8 @@ def run_dataset(name, args):
             "unlabeled_source": args.unlabeled, "test_texts": len(data.test_texts), "rows": rows,
             "teacher_ensemble": args.teacher_ensemble or "auto",
             "student_vectors": str(args.student_vectors_from) if args.student_vectors_from else args.student_vectors,
-            "student_settings": args.student_settings,
-            "cores": args.cores}
+            "student_settings": args.student_settings[0] if len(args.student_settings) == 1 else args.student_settings,
+            "seed": args.seed, "cores": args.cores}
 
 
 def main(argv=None):
@@ -183,9 +183,10 @@ def main(argv=None):
                         help="start the students from word vectors learned on the unlabeled texts")
     parser.add_argument("--student-vectors-from", metavar="DIR", default=None,
                         help="start the students from these word vectors (a train_word_vectors directory)")
-    parser.add_argument("--student-settings", type=json.loads, default={}, metavar="JSON",
+    parser.add_argument("--student-settings", type=json.loads, nargs="+", default=[{}], metavar="JSON",
                         help='more settings of the students, e.g. \'{"num_layers": 2, "embed_dim": 128, '
-                             '"ff_dim": 256}\'')
+                             '"ff_dim": 256}\'; several fit one student each (with every T:W pair), '
+                             'e.g. \'{}\' \'{"ngram_weight": "auto"}\'')
     parser.add_argument("--students", nargs="+", default=["default"], metavar="T:W",
                         help="students' distill_temperature:true_label_weight pairs; 'default' for the config's")
     parser.add_argument("--data-root", default=None)
@@ -206,8 +207,9 @@ def main(argv=None):
     results = json.loads(output.read_text()) if output.exists() else []
     for name in args.datasets:
         result = run_dataset(name, args)
-        key = ("dataset", "unlabeled_source", "labels", "teacher_ensemble", "student_vectors", "student_settings")
-        defaults = {"teacher_ensemble": "auto", "student_vectors": False, "student_settings": {}}
+        key = ("dataset", "unlabeled_source", "labels", "teacher_ensemble", "student_vectors", "student_settings",
+               "seed")
+        defaults = {"teacher_ensemble": "auto", "student_vectors": False, "student_settings": {}, "seed": 0}
         results = [r for r in results if tuple(r.get(k, defaults.get(k)) for k in key) != tuple(result[k] for k in key)]
         results.append(result)
         output.write_text(json.dumps(results, indent=2) + "\n")
