@@ -104,14 +104,18 @@ def test_parts_of_blend_weight_zero_are_neither_scored_nor_served(binary_classif
     served, _ = serve_in_plain_tensorflow(export_saved_model(ngram_only, tmp_path / "ngram_only"), texts, tmp_path)
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-6)
 
-    # The served graph reads none of the transformer's variables (nor the token vocabulary, which only the
-    # transformers use); the explain signature still does.
-    def served_variables(classifier, name):
+    # Neither the served graph nor the explanations read the transformer's variables (nor the token
+    # vocabulary, which only the transformers use); `serving_token_ids` still does.
+    def captured(classifier, name):
         loaded, _ = load_exported(export_saved_model(classifier, tmp_path / name))
-        return len(loaded.signatures["serving_default"].captured_inputs)
+        return {signature: len(loaded.signatures[signature].captured_inputs)
+                for signature in ("serving_default", "explain", "serving_token_ids")}
 
     transformer_variables = len(members_of(binary_classifier.model_)[0].weights)
-    assert served_variables(blend, "blend") - served_variables(ngram_only, "ngram") >= transformer_variables
+    blended, alone = captured(blend, "blend"), captured(ngram_only, "ngram")
+    assert blended["serving_default"] - alone["serving_default"] >= transformer_variables
+    assert blended["explain"] - alone["explain"] >= transformer_variables
+    assert alone["serving_token_ids"] == blended["serving_token_ids"]
 
 
 def test_each_text_gives_the_same_result_alone_and_in_a_batch(exported):

@@ -52,7 +52,7 @@ from transformer_kit.config import EXPLAIN_STEPS
 from transformer_kit.data.loading import as_text_list
 from transformer_kit.data.text_vectorization import STANDARDIZERS
 from transformer_kit.explanation_results import Explanation, Explanations, token_spans
-from transformer_kit.inference import blend_weights_of, members_of, ngram_of, preprocessor_of
+from transformer_kit.inference import blend_weights_of, members_of, ngram_of, preprocessor_of, without_unused_parts
 from transformer_kit.layers import MaskedPooling, TransformerEncoder
 from transformer_kit.layers.probability_blend import as_class_probabilities
 from transformer_kit.piece_explanations import (
@@ -147,6 +147,7 @@ class TextExplainer:
         if int(steps) < 1:
             raise ValueError(f"`steps` must be a positive int; got steps={steps!r}.")
         self.model, self.steps, self.baseline = model, int(steps), baseline
+        self.scored = without_unused_parts(model)  # the probabilities, without parts of weight 0
         self.ngram = ngram_of(model)
         self.weights = blend_weights_of(model)
         # An n-gram-only model has no token ids, hence no preprocessor, and
@@ -221,7 +222,7 @@ class TextExplainer:
     def _explain(self, text, target):
         if self.pieces:
             return self._explain_pieces(text, target)
-        probabilities = self.model(text, training=False)
+        probabilities = self.scored(text, training=False)
         predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         target = tf.where(target >= 0, target, predicted)
         tokens = tf.strings.split(self.standardize(text))  # ragged [batch, None], untruncated
@@ -251,7 +252,7 @@ class TextExplainer:
 
     def _explain_pieces(self, text, target):
         """`_explain` for a backbone: the members' part per piece, the n-gram part per word."""
-        probabilities = self.model(text, training=False)
+        probabilities = self.scored(text, training=False)
         predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         target = tf.where(target >= 0, target, predicted)
         pieces = self.preprocessor.pieces(text)  # ragged [batch, None], untruncated
