@@ -168,6 +168,32 @@ def run_dataset(name, args):
             "seed": args.seed, "cores": args.cores}
 
 
+def summarize(paths):
+    """A markdown table over seeds: each student's mean accuracy, gaps and speed ratio per dataset."""
+    import numpy as np
+
+    results = [result for path in paths for result in json.loads(Path(path).read_text())]
+    lines = ["| set | system | seeds | accuracy (mean) | − teacher, points (mean ± s.e.; per seed) | "
+             "− single, points (mean) | texts/s ÷ teacher (median) | p50 below teacher's |",
+             "|---|---|---|---|---|---|---|---|"]
+    for dataset in dict.fromkeys(result["dataset"] for result in results):
+        runs = [result for result in results if result["dataset"] == dataset]
+        systems = dict.fromkeys(row["system"] for run in runs for row in run["rows"][1:])
+        for system in systems:
+            rows = [(run["rows"][0], run["rows"][1], row)
+                    for run in runs for row in run["rows"] if row["system"] == system]
+            gaps = np.array([100 * (row["accuracy"] - teacher["accuracy"]) for teacher, _, row in rows])
+            over_single = np.mean([100 * (row["accuracy"] - alone["accuracy"]) for _, alone, row in rows])
+            ratio = np.median([row["texts_per_s"] / teacher["texts_per_s"] for teacher, _, row in rows])
+            faster = sum(row["latency_p50_ms"] < teacher["latency_p50_ms"] for teacher, _, row in rows)
+            error = gaps.std(ddof=1) / np.sqrt(len(gaps)) if len(gaps) > 1 else float("nan")
+            accuracy = np.mean([row["accuracy"] for _, _, row in rows])
+            lines.append(f"| {dataset} | {system} | {len(rows)} | {accuracy:.4f} | {gaps.mean():+.1f} ± {error:.1f}; "
+                         f"{', '.join(f'{gap:+.1f}' for gap in gaps)} | {over_single:+.1f} | {ratio:.1f}× | "
+                         f"{faster} of {len(rows)} |")
+    print("\n".join(lines))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["sst2", "trec", "chnsenticorp", "imdb"],
@@ -193,7 +219,12 @@ def main(argv=None):
     parser.add_argument("--output", default="benchmarks/results_distillation.json")
     parser.add_argument("--speed-of", metavar="DIR", help="only measure, in turns, the exports a run left in DIR "
                         "(printed as 'distill-<dataset>-...' temporary folders) on the first of --datasets")
+    parser.add_argument("--summarize", nargs="+", metavar="JSON",
+                        help="only print a table over the seeds of these results files")
     args = parser.parse_args(argv)
+    if args.summarize:
+        summarize(args.summarize)
+        return
     args.data_root = args.data_root or default_data_root()
     if args.speed_of:
         interleaved_speed(args.speed_of, args.datasets[0], args)
