@@ -23,7 +23,7 @@ from transformer_kit.distillation import (
 )
 from transformer_kit.inference import CompiledScorer, build_inference_model
 from transformer_kit.models import build_text_classifier, compile_text_classifier
-from transformer_kit.ngram import choose_ngram_weight, fit_ngram_classifier
+from transformer_kit.ngram import choose_ngram_weight, fit_ngram_classifier, row_cross_entropies
 from transformer_kit.preprocessor import TextPreprocessor
 
 
@@ -229,8 +229,8 @@ def test_unlabeled_texts_held_out_to_judge_the_blend_are_a_random_share_kept_fro
     assert len(small.judged_rows) == 0 and len(small.training_rows) == 400
 
 
-def test_student_blend_is_judged_on_held_out_unlabeled_texts_against_the_teachers_classes():
-    from test_blending import hand_row_losses, one_standard_error_choice, tiny_members
+def test_student_blend_is_judged_on_held_out_unlabeled_texts_by_cross_entropy_against_the_teacher():
+    from test_blending import one_standard_error_choice, tiny_members
     from test_ngram import make_texts
 
     from transformer_kit.distillation import teacher_judged_ngram_weight
@@ -246,10 +246,15 @@ def test_student_blend_is_judged_on_held_out_unlabeled_texts_against_the_teacher
     weight, warm_start = teacher_judged_ngram_weight(preprocessor, members, texts, ids, fitter)
 
     # By hand: n-gram models fitted on the labelled texts' mixed targets and the kept unlabeled texts'
-    # teacher probabilities, scored on the judged texts against the teacher's class (its argmax).
+    # teacher probabilities, scored on the judged texts by cross-entropy against the teacher's probabilities.
     judged, kept = distillation.judged_rows, distillation.training_rows
-    judged_texts, teacher_ids = [others[i] for i in judged], other_ids[judged]
+    judged_texts = [others[i] for i in judged]
     soft = np.array([[0.8, 0.2], [0.2, 0.8]])
+    teacher = soft[other_ids[judged]]
+
+    def cross_entropies(probabilities):
+        return -(teacher[:, 0] * np.log(probabilities[:, 0]) + teacher[:, 1] * np.log(probabilities[:, 1]))
+
     targets = np.concatenate([0.5 * np.eye(2)[ids] + 0.5 * soft[ids], soft[other_ids[kept]]])
     rows, classes = np.nonzero(targets >= 0.01)
     fit_texts = [*texts, *[others[i] for i in kept]]
@@ -259,13 +264,37 @@ def test_student_blend_is_judged_on_held_out_unlabeled_texts_against_the_teacher
                                          sample_weight=targets[rows, classes])
         probability = reference(tf.constant(judged_texts)).numpy()
         scored[features] = np.hstack([1 - probability, probability])
-    chosen = one_standard_error_choice({name: hand_row_losses(p, teacher_ids) for name, p in scored.items()})
+    chosen = one_standard_error_choice({name: cross_entropies(p) for name, p in scored.items()})
     assert fitter.features == chosen and warm_start.features == chosen
-    assert "unlabeled texts the student's transformers did not learn from" in fitter.report()["judged_on"]
+    assert "by cross-entropy against the teacher's probabilities" in fitter.report()["judged_on"]
     transformers = np.mean([CompiledScorer(build_inference_model(preprocessor, [member]))(judged_texts)
                             for member in members], axis=0)
-    assert weight == choose_ngram_weight(transformers, scored[chosen], teacher_ids, one_standard_error=True)
+    # The weight by hand: the grid's lowest mean cross-entropy, nearest 0.5 among equals, kept only if
+    # it beats the n-gram model alone (weight 1) by more than one standard error of the paired difference.
+    grid = np.round(np.arange(0, 1.0001, 0.05), 2)
+    losses = {w: cross_entropies((1 - w) * transformers + w * scored[chosen]) for w in grid}
+    best = min(sorted(grid, key=lambda w: abs(w - 0.5)), key=lambda w: losses[w].mean())
+    gain = losses[1.0] - losses[best]
+    expected = best if gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain)) else 1.0
+    assert weight == pytest.approx(expected)
     assert len(fitter.unlabeled_rows) == 700  # the final fit learns from every unlabeled text again
+
+
+def test_a_blend_closer_to_the_teacher_than_either_part_gets_an_inner_weight_by_cross_entropy():
+    rng = np.random.default_rng(0)
+    teacher = rng.dirichlet([2.0, 2.0, 2.0], size=400)
+
+    def noisy():  # each part: the teacher's probabilities, distorted by its own noise
+        distorted = teacher * np.exp(rng.normal(0.0, 0.6, teacher.shape))
+        return distorted / distorted.sum(axis=1, keepdims=True)
+
+    transformers, ngram = noisy(), noisy()
+    weight = choose_ngram_weight(transformers, ngram, teacher, one_standard_error=True,
+                                 row_losses=row_cross_entropies)
+    grid = np.round(np.arange(0, 1.0001, 0.05), 2)
+    mean_losses = [-(teacher * np.log((1 - w) * transformers + w * ngram)).sum(axis=1).mean() for w in grid]
+    assert weight == pytest.approx(grid[int(np.argmin(mean_losses))])
+    assert 0.3 <= weight <= 0.7  # two equally noisy parts: near an even blend
 
 
 # ------------------------------------------------------------------ students (slow)

@@ -116,7 +116,7 @@ class NgramFitter:
         return fit_ngram_branch(texts, label_ids, self.num_classes, self.split_mode, self.cfg, warm_start,
                                 sample_weight, features or self.features)
 
-    def choose_features(self, held_out, true_ids, judged_on):
+    def choose_features(self, held_out, true_ids, judged_on, row_losses=row_log_losses):
         """Take the candidate feature set whose n-gram model has the lowest log-loss on held-out texts.
 
         The first candidate (`tfidf-1-2`, the branch before `auto`) is kept
@@ -131,8 +131,11 @@ class NgramFitter:
                 classes) of an n-gram model with those features that did not
                 see the rows, or None when it cannot be scored; anything
                 else, returned with them)`.
-            true_ids: the rows' class ids.
+            true_ids: the rows' class ids (or what `row_losses` takes).
             judged_on: str, which rows (for the report).
+            row_losses: callable `(probabilities, true_ids) -> (rows,)`
+                losses; a distilled student judges by `row_cross_entropies`
+                against its teacher's probabilities.
 
         Returns:
             The chosen candidate's `held_out(features)`.
@@ -143,14 +146,14 @@ class NgramFitter:
             if scored[features][0] is None:  # a class with a single text: nothing to compare on
                 return scored[features]
         if len(self.candidates) > 1:
-            row_losses = {features: row_log_losses(probabilities, true_ids)
+            losses = {features: row_losses(probabilities, true_ids)
                           for features, (probabilities, _) in scored.items()}
-            self.feature_losses = {features: float(np.mean(rows)) for features, rows in row_losses.items()}
+            self.feature_losses = {features: float(np.mean(rows)) for features, rows in losses.items()}
             best = min(self.candidates, key=self.feature_losses.get)  # the first of equals
             incumbent = self.candidates[0]
             # TNEWS: tfidf-1-3 beat tfidf-1-2 by 0.003 (one standard error) on 5,336 held-out headlines,
             # and lost 0.2 points on test; as for the blend weight, a challenger must win beyond noise.
-            gain = paired_gain(row_losses[best], row_losses[incumbent])
+            gain = paired_gain(losses[best], losses[incumbent])
             self.features = best if beyond_one_standard_error(gain) else incumbent
             self.feature_gain = {"features": best, "over": incumbent, **gain}
             self.features_judged_on = judged_on

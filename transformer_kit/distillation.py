@@ -19,8 +19,8 @@ alone). It scores the training texts once and the unlabeled texts once; then
 With `ngram_weight="auto"` and no validation data, a share of the unlabeled
 texts (`validation_fraction`) is kept from the student's transformers and
 from the n-gram fits that judge it; the n-gram features and the blend weight
-are chosen there, by log-loss against the classes the teacher gives those
-texts (`teacher_judged_ngram_weight`). The labelled texts the transformers
+are chosen there, by cross-entropy against the teacher's probabilities on
+those texts (`teacher_judged_ngram_weight`). The labelled texts the transformers
 hold out are no judge for a student: the teacher trained on them, and its
 labels on similar texts (IMDB: other reviews of the same film) carry what it
 learned there into the student's training (1,000 IMDB labels: the student's
@@ -40,7 +40,7 @@ import numpy as np
 
 from transformer_kit.blending import NgramFitter
 from transformer_kit.inference import CompiledScorer, build_inference_model
-from transformer_kit.ngram import choose_ngram_weight
+from transformer_kit.ngram import choose_ngram_weight, row_cross_entropies
 from transformer_kit.self_training import FEW_HELD_OUT_TEXTS, ngram_probabilities
 
 log = logging.getLogger(__name__)
@@ -390,11 +390,11 @@ def teacher_judged_ngram_weight(preprocessor, members, texts, label_ids, fitter)
     The n-gram model of each candidate feature set is fitted on the labelled
     texts and the other unlabeled texts (`Distillation.training_rows`), and
     scored with the members' average on the held-out ones
-    (`Distillation.judged_rows`) against the class the teacher gives each:
-    the student's aim is the teacher's decisions. The features and the
-    weight then follow the rules without a teacher
-    (`NgramFitter.choose_features`, `choose_ngram_weight` with the
-    one-standard-error rule).
+    (`Distillation.judged_rows`) by cross-entropy against the teacher's
+    (softened) probabilities, the loss both parts learned to minimise
+    (`row_cross_entropies`). The features and the weight then follow the
+    rules without a teacher (`NgramFitter.choose_features`,
+    `choose_ngram_weight` with the one-standard-error rule).
 
     Args:
         preprocessor, members: the fitted preprocessor and transformers.
@@ -407,9 +407,9 @@ def teacher_judged_ngram_weight(preprocessor, members, texts, label_ids, fitter)
     """
     d = fitter.distillation
     judged = [d.unlabeled[i] for i in d.judged_rows]
-    teacher_ids = d.unlabeled_soft[d.judged_rows].argmax(axis=1)
+    targets = d.unlabeled_soft[d.judged_rows]
     log.info("\nChoosing the student's n-gram features and weight on %d unlabeled texts no member learned from, "
-             "against the teacher's classes", len(judged))
+             "by cross-entropy against the teacher's probabilities", len(judged))
     fitter.unlabeled_rows = d.training_rows
     try:
         def held_out(features):
@@ -417,12 +417,13 @@ def teacher_judged_ngram_weight(preprocessor, members, texts, label_ids, fitter)
             return ngram_probabilities(ngram, judged), ngram
 
         ngram, warm_start = fitter.choose_features(
-            held_out, teacher_ids, f"{len(judged)} unlabeled texts the student's transformers did not learn from, "
-            "against the teacher's classes")
+            held_out, targets, f"{len(judged)} unlabeled texts the student's transformers did not learn from, "
+            "by cross-entropy against the teacher's probabilities", row_losses=row_cross_entropies)
     finally:
         fitter.unlabeled_rows = np.arange(len(d.unlabeled))
     transformers = CompiledScorer(build_inference_model(preprocessor, members))(judged)
-    weight = choose_ngram_weight(transformers, ngram, teacher_ids, one_standard_error=True)
+    weight = choose_ngram_weight(transformers, ngram, targets, one_standard_error=True,
+                                 row_losses=row_cross_entropies)
     log.info("N-gram model weight in the student's blend, chosen on %d held-out unlabeled texts: %.2f",
              len(judged), weight)
     return weight, warm_start
