@@ -29,7 +29,7 @@ from transformer_kit.data.label_sets import LabelSetEncoder
 from transformer_kit.data.streaming import file_source, make_streaming_token_dataset, scan_csv
 from transformer_kit.distillation import member_targets, teacher_judged_ngram_weight
 from transformer_kit.evaluation import evaluate_label_sets, evaluate_probabilities
-from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model
+from transformer_kit.inference import PREDICT_BATCH_SIZE, CompiledScorer, build_inference_model, without_unused_parts
 from transformer_kit.ngram import ngram_feature_candidates
 from transformer_kit.preprocessor import TextPreprocessor
 from transformer_kit.resume import BackupDirectory
@@ -149,7 +149,8 @@ def fit_text_classifier(train, validation, test, encoder, model_config, training
         data_report["ngram_branch"] = fitter.report()
         if fitter.decision is not None:
             data_report["self_training"] = fitter.decision.to_dict()
-    scored = {name: CompiledScorer(model)(split.texts) for name, split in (("validation", validation), ("test", test))
+    scorer = CompiledScorer(without_unused_parts(model))  # as predict_proba scores
+    scored = {name: scorer(split.texts) for name, split in (("validation", validation), ("test", test))
               if split is not None}
     thresholds = None
     if cfg.multi_label:
