@@ -63,7 +63,8 @@ def without_unused_parts(model):
     computed for every text, only to be multiplied by 0. The view drops
     them: its probabilities are the model's (adding `0 * p` changes no float),
     at the cost of the parts that remain. It shares every layer with `model`,
-    which stays whole for saving, explanations and `parts_model`.
+    which stays whole for saving and `parts_model` (explanations skip these
+    parts too).
 
     Args:
         model: an inference model.
