@@ -592,7 +592,7 @@ def row_cross_entropies(probabilities, targets):
     Example:
 
     >>> row_cross_entropies(np.array([[0.5, 0.5], [0.25, 0.75]]), np.array([[1.0, 0.0], [0.5, 0.5]])).round(4)
-    array([0.6931, 0.8959])
+    array([0.6931, 0.837 ])
     """
     return -np.sum(np.asarray(targets) * np.log(np.clip(probabilities, 1e-7, 1.0)), axis=1)
 
