@@ -39,10 +39,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.datasets import DATASETS, _read_split, default_data_root, load_dataset  # noqa: E402
-from benchmarks.measure import batch_throughput, single_text_latency_ms  # noqa: E402
+from benchmarks.measure import batch_throughput, repeated_to, single_text_latency_ms, speed_in_turns  # noqa: E402
 from transformer_kit.saving import run_record  # noqa: E402
 
-THROUGHPUT_TEXTS = 4096
 SHORT = {"distill_temperature": "T", "true_label_weight": "w"}
 
 
@@ -79,7 +78,7 @@ def measure(name, classifier, seconds, test_texts, test_labels, directory):
     accuracy = sum(p == t for p, t in zip(predicted, test_labels)) / len(test_labels)
     # The machine's cores are shared: the best of three passes over at least 4,096 texts is the
     # least disturbed measurement (one pass over 500 TREC questions is two batches).
-    repeated = (list(test_texts) * (THROUGHPUT_TEXTS // len(test_texts) + 1))[:max(THROUGHPUT_TEXTS, len(test_texts))]
+    repeated = repeated_to(test_texts)
     texts_per_s = max(batch_throughput(serve, repeated) for _ in range(3))
     p50, p99 = min((single_text_latency_ms(serve, test_texts) for _ in range(2)), key=lambda pair: pair[0])
     row = {"system": name, "accuracy": round(accuracy, 4), "train_s": round(seconds, 1),
@@ -99,18 +98,12 @@ def interleaved_speed(directory, name, args, rounds=3):
     import tensorflow as tf
 
     data = load_dataset(name, args.data_root, seed=args.seed, max_test=args.max_test)
-    texts = data.test_texts
-    repeated = (list(texts) * (THROUGHPUT_TEXTS // len(texts) + 1))[:max(THROUGHPUT_TEXTS, len(texts))]
     serves = {}
     for export in sorted(Path(directory).iterdir()):
         signature = tf.saved_model.load(str(export / "1")).signatures["serving_default"]
         serves[export.name] = (lambda s: lambda batch: s(text=tf.constant(list(batch)))["probabilities"])(signature)
-    best = {model: {"texts_per_s": 0.0, "latency_p50_ms": float("inf")} for model in serves}
-    for _ in range(rounds):
-        for model, serve in serves.items():
-            best[model]["texts_per_s"] = max(best[model]["texts_per_s"], round(batch_throughput(serve, repeated), 1))
-            p50 = single_text_latency_ms(serve, texts)[0]
-            best[model]["latency_p50_ms"] = min(best[model]["latency_p50_ms"], round(p50, 2))
+    best = {model: {"texts_per_s": round(speed["texts_per_s"], 1), "latency_p50_ms": round(speed["latency_p50_ms"], 2)}
+            for model, speed in speed_in_turns(serves, data.test_texts, rounds).items()}
     print(json.dumps({"dataset": name, "directory": str(directory), "speed": best}), flush=True)
     return best
 

@@ -19,6 +19,9 @@ import numpy as np
 INFERENCE_BATCH_SIZE = 256
 LATENCY_CALLS = 200
 LATENCY_WARMUP_CALLS = 10
+# Throughput is timed over at least this many texts (a test set repeated): one pass over
+# TREC's 500 questions is two batches, too short to time.
+THROUGHPUT_TEXTS = 4096
 
 
 class WallTimer:
@@ -58,6 +61,28 @@ def batch_throughput(fn: Callable[[Sequence[str]], object], texts: Sequence[str]
         for start in range(0, len(texts), batch_size):
             fn(texts[start:start + batch_size])
     return len(texts) / timer.seconds
+
+
+def repeated_to(texts: Sequence[str], count: int = THROUGHPUT_TEXTS) -> list[str]:
+    """``texts`` repeated (and cut) to at least ``count`` texts, all of them kept."""
+    texts = list(texts)
+    return (texts * (count // len(texts) + 1))[:max(count, len(texts))]
+
+
+def speed_in_turns(functions: dict[str, Callable[[Sequence[str]], object]], texts: Sequence[str],
+                   rounds: int = 3) -> dict[str, dict[str, float]]:
+    """Best texts/s (batches, over ``repeated_to(texts)``) and best single-text p50 of each function.
+
+    Measured in turns, ``rounds`` times: on a shared machine a burst of load from other jobs
+    then hits every function alike, and the best of the rounds is the least disturbed.
+    """
+    repeated = repeated_to(texts)
+    best = {name: {"texts_per_s": 0.0, "latency_p50_ms": float("inf")} for name in functions}
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            best[name]["texts_per_s"] = max(best[name]["texts_per_s"], batch_throughput(fn, repeated))
+            best[name]["latency_p50_ms"] = min(best[name]["latency_p50_ms"], single_text_latency_ms(fn, texts)[0])
+    return best
 
 
 def single_text_latency_ms(fn: Callable[[Sequence[str]], object], texts: Sequence[str],

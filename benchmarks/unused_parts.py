@@ -27,9 +27,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.datasets import DATASETS, default_data_root, load_dataset  # noqa: E402
-from benchmarks.measure import batch_throughput, single_text_latency_ms  # noqa: E402
-
-THROUGHPUT_TEXTS = 4096
+from benchmarks.measure import speed_in_turns  # noqa: E402
 
 
 def main(argv=None):
@@ -44,7 +42,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from transformer_kit import TextClassifier
-    from transformer_kit.inference import CompiledScorer, blend_weights_of, without_unused_parts
+    from transformer_kit.inference import CompiledScorer, without_unused_parts
     from transformer_kit.saving import run_record
 
     data = load_dataset(args.dataset, args.data_root or default_data_root(), seed=args.seed,
@@ -56,18 +54,13 @@ def main(argv=None):
     scorers = {"whole model": CompiledScorer(whole), "without parts of weight 0": CompiledScorer(served)}
     texts = list(data.test_texts)
     difference = float(np.abs(scorers["whole model"](texts) - scorers["without parts of weight 0"](texts)).max())
-    repeated = (texts * (THROUGHPUT_TEXTS // len(texts) + 1))[:max(THROUGHPUT_TEXTS, len(texts))]
-    speed = {name: {"texts_per_s": 0.0, "latency_p50_ms": float("inf")} for name in scorers}
-    for _ in range(args.rounds):  # in turns, so that a busy moment of the shared machine hits both
-        for name, scorer in scorers.items():
-            speed[name]["texts_per_s"] = max(speed[name]["texts_per_s"], batch_throughput(scorer, repeated))
-            p50, _ = single_text_latency_ms(scorer, texts)
-            speed[name]["latency_p50_ms"] = min(speed[name]["latency_p50_ms"], p50)
+    speed = speed_in_turns(scorers, texts, args.rounds)
+    record = run_record(classifier)
     accuracy = float(np.mean(classifier.predict(texts) == np.asarray(data.test_labels)))
     row = {
         "dataset": args.dataset, "train_texts": len(data.train_texts), "test_texts": len(texts), "seed": args.seed,
-        "blend_weights": [round(w, 4) for w in blend_weights_of(whole)],
-        "ngram_features": run_record(classifier)["ngram_features"],
+        "blend_weights": [round(w, 4) for w in record["blend_weights"]],
+        "ngram_features": record["ngram_features"],
         "accuracy": round(accuracy, 4), "fit_s": round(fit_s, 1),
         "max_probability_difference": difference,
         **{name: {k: round(v, 2) for k, v in values.items()} for name, values in speed.items()},
