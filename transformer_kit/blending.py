@@ -147,7 +147,7 @@ class NgramFitter:
                 return scored[features]
         if len(self.candidates) > 1:
             losses = {features: row_losses(probabilities, true_ids)
-                          for features, (probabilities, _) in scored.items()}
+                      for features, (probabilities, _) in scored.items()}
             self.feature_losses = {features: float(np.mean(rows)) for features, rows in losses.items()}
             best = min(self.candidates, key=self.feature_losses.get)  # the first of equals
             incumbent = self.candidates[0]
