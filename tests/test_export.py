@@ -101,18 +101,19 @@ def test_parts_of_blend_weight_zero_are_neither_scored_nor_served(binary_classif
     expected = as_class_probabilities(ngram_of(ngram_only.model_)(tf.constant(texts))).numpy()
     np.testing.assert_allclose(ngram_only.predict_proba(texts).to_numpy(), expected, atol=1e-6)
     assert not np.allclose(blend.predict_proba(texts).to_numpy(), expected, atol=1e-3)
-    served, _ = serve_in_plain_tensorflow(export_saved_model(ngram_only, tmp_path / "ngram_only"), texts, tmp_path)
+    ngram_only_dir = export_saved_model(ngram_only, tmp_path / "ngram_only")
+    served, _ = serve_in_plain_tensorflow(ngram_only_dir, texts, tmp_path)
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-6)
 
     # Neither the served graph nor the explanations read the transformer's variables (nor the token
     # vocabulary, which only the transformers use); `serving_token_ids` still does.
-    def captured(classifier, name):
-        loaded, _ = load_exported(export_saved_model(classifier, tmp_path / name))
+    def captured(version_dir):
+        loaded, _ = load_exported(version_dir)
         return {signature: len(loaded.signatures[signature].captured_inputs)
                 for signature in ("serving_default", "explain", "serving_token_ids")}
 
     transformer_variables = len(members_of(binary_classifier.model_)[0].weights)
-    blended, alone = captured(blend, "blend"), captured(ngram_only, "ngram")
+    blended, alone = captured(export_saved_model(blend, tmp_path / "blend")), captured(ngram_only_dir)
     assert blended["serving_default"] - alone["serving_default"] >= transformer_variables
     assert blended["explain"] - alone["explain"] >= transformer_variables
     assert alone["serving_token_ids"] == blended["serving_token_ids"]
