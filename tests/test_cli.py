@@ -165,6 +165,8 @@ def test_train_help_defaults_are_the_config_defaults():
             if by_preset:
                 for preset, value in by_preset.items():
                     assert f"{preset}: {value}" in text, (field.name, text)
+                if len(by_preset) < len(PRESETS):  # what the presets that leave it alone get
+                    assert f"others: {field.default})." in text, (field.name, text)
             else:
                 expected = "none" if field.default is None else field.default
                 assert text.endswith(f"Default: {expected}."), (field.name, text)

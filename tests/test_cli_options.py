@@ -72,17 +72,18 @@ def test_train_help_lines_are_unchanged(monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     lines = train_parser().format_help().splitlines()
     expected = [
-        "  --preset {default,single,ensemble}",
+        "  --preset {default,single,ensemble,small}",
         "  --epochs N            Maximum epochs per transformer (early stopping usually ends sooner).",
         "                        Default: 10.",
         "  --class-weight {balanced,none}",
         "                        'balanced' weights classes inversely to their frequency (imbalanced data).",
         "  --ensemble-size N     Number of transformers averaged, or 'auto': 3 below 20,000 training texts,",
-        "                        else 1. Default: from --preset (default: auto, single: 1, ensemble: 3).",
+        "                        else 1. Default: from --preset (default: auto, single: 1, ensemble: 3,",
+        "                        small: 1).",
         "  --learning-rate LR    Peak AdamW learning rate (warmup, then cosine decay). Default: 0.002.",
         "                        run's and its weights are fine-tuned (learning rate 5e-05 unless",
         "  --vector-workers N    With --unlabeled: threads that learn the word vectors. 1 makes them (and",
-        "  --embed-dim N         Embedding width. Default: 64.",
+        "  --embed-dim N         Embedding width. Default: from --preset (small: 32; others: 64).",
         "  --attention-dropout RATE",
         "                        Dropout on attention probabilities. Default: 0.0.",
     ]

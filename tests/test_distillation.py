@@ -21,7 +21,7 @@ from transformer_kit.distillation import (
     mixed_targets,
     soften,
 )
-from transformer_kit.inference import CompiledScorer, build_inference_model
+from transformer_kit.inference import CompiledScorer, build_inference_model, members_of, ngram_of
 from transformer_kit.models import build_text_classifier, compile_text_classifier
 from transformer_kit.ngram import choose_ngram_weight, fit_ngram_classifier, row_cross_entropies
 from transformer_kit.preprocessor import TextPreprocessor
@@ -327,14 +327,18 @@ def test_single_student_learns_synonyms_only_the_teacher_knows(synonym_teacher):
     assert "self_training" not in student.data_report_
 
 
-def test_default_student_with_auto_weight_keeps_unlabeled_texts_from_its_members_to_judge_the_blend(
+def test_small_student_with_auto_weight_keeps_unlabeled_texts_from_its_member_to_judge_the_blend(
         synonym_teacher):
     texts, labels = keyword_dataset(rows=120)
     unlabeled, _ = synonym_texts(600, seed=3, with_keyword=False)
     test = synonym_texts(60, seed=2, with_keyword=False)
-    student = TextClassifier(**{**TINY, "epochs": 1})  # ngram_weight="auto"
+    student = TextClassifier(preset="small", epochs=1, verbose=0)  # one narrow transformer, ngram_weight="auto"
     student.fit(texts, labels, teacher=synonym_teacher, unlabeled=unlabeled, test=test)
     assert student.score(*test) >= 0.95
+    (member,) = members_of(student.model_)
+    assert ngram_of(student.model_) is not None
+    assert member.get_layer("transformer_0_encoder").output.shape[-1] == 32  # the embedding width
+    assert (student.model_config_.num_heads, student.model_config_.ff_dim) == (2, 64)
     report = student.data_report_
     assert report["distillation"]["unlabeled_texts_held_out_to_judge_the_blend"] == 60
     assert report["ngram_branch"]["judged_on"].startswith("60 unlabeled texts the student's transformers")

@@ -38,8 +38,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     Settings are checked by `fit`, as scikit-learn estimators do.
 
     Args:
-        preset: `"default"`, `"single"` or `"ensemble"` (3 transformers, no
-            n-grams).
+        preset: `"default"`, `"single"`, `"ensemble"` (3 transformers, no
+            n-grams) or `"small"` (one narrow transformer and the n-gram
+            branch: the fast student to distil into, `fit(..., teacher=)`).
         text_column: name of the text column in files and DataFrames, or a
             list of names (`["title", "body"]`) whose cells are joined with a
             line break (`join_text_columns`), in training, prediction and export.

@@ -99,13 +99,18 @@ def add_setting(group, field, default=None):
 
 
 def _default_text(field):
-    """The default as the help states it: the field's, or each preset's when presets set it."""
+    """The default as the help states it: the field's, or each preset's when presets set it.
+
+    A field only some presets set says so, and what the others get:
+    "from --preset (small: 32; others: 64)".
+    """
     by_preset = {preset: values[field.name] for preset, values in PRESETS.items() if field.name in values}
     if not by_preset:
         return _format_default(field.default)
+    others = "" if len(by_preset) == len(PRESETS) else f"; others: {_format_default(field.default)}"
     return "from --preset (" + ", ".join(
         f"{preset}: {_format_default(value)}" for preset, value in by_preset.items()
-    ) + ")"
+    ) + others + ")"
 
 
 def _field_default(name):
