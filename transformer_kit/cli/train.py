@@ -33,8 +33,8 @@ examples:
   transformer-kit train news.jsonl --text-column title --text-column body --label-column topic
   transformer-kit train goemotions_train.csv --label-column labels --multi-label \\
       --validation-data goemotions_dev.csv --output runs/emotions      # labels like "joy|surprise"
-  transformer-kit train data/sst2_train.csv --preset single --teacher runs/sst2 \\
-      --unlabeled imdb_reviews.csv --output runs/sst2-small           # distill runs/sst2 into one transformer
+  transformer-kit train data/sst2_train.csv --preset small --teacher runs/sst2 \\
+      --unlabeled imdb_reviews.csv --output runs/sst2-small           # distill runs/sst2 for fast serving
 """
 
 
