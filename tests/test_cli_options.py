@@ -103,7 +103,7 @@ def test_train_help_lines_are_unchanged(monkeypatch):
 def test_train_usage_lists_the_settings_in_their_order(monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     usage = " ".join(train_parser().format_usage().split())
-    assert ("[--output DIR] [--overwrite] [--preset {default,single,ensemble}] [--validation-fraction F] "
+    assert ("[--output DIR] [--overwrite] [--preset {default,single,ensemble,small}] [--validation-fraction F] "
             "[--epochs N] [--batch-size N]") in usage
     assert "[--attention-dropout RATE] [--streaming] [--tensorboard DIR] DATA [DATA ...]" in usage
 
