@@ -51,7 +51,7 @@ BACKBONE_WARMUP_FRACTION = 0.1
 # transformer's cost per text) beside the n-gram branch: the student to
 # distil a default (or larger) teacher into for serving. Distilled from a
 # 3-transformer default on 1,000 labels it scored within 1 point of it on
-# average on SST-2, TREC, ChnSentiCorp and IMDB, at 3.3 to 11 times its
+# average on SST-2, TREC, ChnSentiCorp and IMDB, at 3.3 to 10 times its
 # texts/s; a 64-wide student was within 1 point too but only 2.1-2.6 times
 # as fast on the short sets (benchmarks/RESULTS.md, "the small student").
 PRESETS = {
