@@ -40,10 +40,9 @@ def main(argv=None):
     parser.add_argument("--output", default="benchmarks/results_ngram_regularization.jsonl")
     args = parser.parse_args(argv)
 
-    import tensorflow as tf
-
     from benchmarks.systems.tfidf_lr import TfidfLogisticRegression
     from transformer_kit.ngram import cross_validated_ngram_probabilities, fit_ngram_classifier, mean_log_loss
+    from transformer_kit.self_training import ngram_probabilities
 
     for seed in args.seeds:
         data = load_dataset(args.dataset, args.data_root or default_data_root(), seed=seed,
@@ -60,11 +59,7 @@ def main(argv=None):
             for c in args.c:
                 model = fit_ngram_classifier(data.train_texts, train_ids, len(classes), split=split, c=c,
                                              seed=seed, features=features)
-                probabilities = np.concatenate([
-                    model(tf.constant(data.test_texts[start:start + 2048])).numpy()
-                    for start in range(0, len(data.test_texts), 2048)])
-                predicted = (probabilities[:, 0] > 0.5).astype(int) if probabilities.shape[1] == 1 \
-                    else probabilities.argmax(axis=1)
+                predicted = ngram_probabilities(model, data.test_texts).argmax(axis=1)
                 held_out = cross_validated_ngram_probabilities(data.train_texts, train_ids, len(classes), split=split,
                                                                c=c, seed=seed, features=features)
                 lines.append({
